@@ -1,0 +1,283 @@
+//! Settings, layered defaults → optional TOML file → `TESSERA_*` environment variables, and
+//! validated once at start-up. A bad value names its variable and what it expects.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::db::DatabaseUrl;
+
+/// A secret that never prints.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: String) -> Self {
+        Self(value)
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret([redacted])")
+    }
+}
+
+/// The validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Exactly as in tokens and discovery.
+    pub issuer: String,
+    pub bind: SocketAddr,
+    pub database: DatabaseUrl,
+    pub keys_dir: PathBuf,
+    pub admin_password: Option<Secret>,
+    pub access_token_ttl: Duration,
+    pub id_token_ttl: Duration,
+    pub refresh_token_ttl: Duration,
+    pub session_ttl: Duration,
+}
+
+/// A setting that could not be used.
+#[derive(Debug, thiserror::Error)]
+#[error("{variable}: {message}")]
+pub struct ConfigError {
+    pub variable: String,
+    pub message: String,
+}
+
+fn err(variable: &str, message: impl Into<String>) -> ConfigError {
+    ConfigError {
+        variable: variable.to_string(),
+        message: message.into(),
+    }
+}
+
+/// (environment variable, TOML key, default)
+const SETTINGS: &[(&str, &str, Option<&str>)] = &[
+    ("TESSERA_ISSUER", "issuer", Some("http://127.0.0.1:8080")),
+    ("TESSERA_BIND", "bind", Some("127.0.0.1:8080")),
+    ("TESSERA_DATABASE_URL", "database_url", Some("data/tessera.db")),
+    ("TESSERA_KEYS_DIR", "keys_dir", Some("keys")),
+    ("TESSERA_ADMIN_PASSWORD", "admin_password", None),
+    ("TESSERA_ACCESS_TOKEN_TTL", "access_token_ttl", Some("15m")),
+    ("TESSERA_ID_TOKEN_TTL", "id_token_ttl", Some("1h")),
+    ("TESSERA_REFRESH_TOKEN_TTL", "refresh_token_ttl", Some("30d")),
+    ("TESSERA_SESSION_TTL", "session_ttl", Some("12h")),
+];
+
+impl Config {
+    /// Reads the process environment and, when given, the TOML file.
+    pub fn load(toml_path: Option<&Path>) -> Result<Self, ConfigError> {
+        let env: HashMap<String, String> = std::env::vars()
+            .filter(|(k, _)| k.starts_with("TESSERA_"))
+            .collect();
+        for name in env.keys() {
+            if !SETTINGS.iter().any(|(var, _, _)| var == name) {
+                tracing::warn!(variable = %name, "Ignoring an unknown TESSERA_ environment variable.");
+            }
+        }
+        let file = match toml_path {
+            Some(path) => Some(read_toml(path)?),
+            None => None,
+        };
+        Self::from_sources(&env, file.as_ref())
+    }
+
+    /// Builds the configuration from explicit sources (the environment wins over the file).
+    pub fn from_sources(
+        env: &HashMap<String, String>,
+        file: Option<&HashMap<String, String>>,
+    ) -> Result<Self, ConfigError> {
+        let get = |var: &str| -> Option<String> {
+            let (_, key, default) = SETTINGS.iter().find(|(v, _, _)| *v == var)?;
+            env.get(var)
+                .cloned()
+                .or_else(|| file.and_then(|f| f.get(*key).cloned()))
+                .or_else(|| default.map(str::to_string))
+        };
+        let value = |var: &str| get(var).unwrap_or_default();
+
+        let issuer = parse_issuer(&value("TESSERA_ISSUER"))
+            .map_err(|m| err("TESSERA_ISSUER", m))?;
+        let bind = value("TESSERA_BIND").parse::<SocketAddr>().map_err(|_| {
+            err(
+                "TESSERA_BIND",
+                "expects an IP address and port, e.g. 127.0.0.1:8080",
+            )
+        })?;
+        let database = DatabaseUrl::parse(&value("TESSERA_DATABASE_URL"))
+            .map_err(|m| err("TESSERA_DATABASE_URL", m))?;
+        let keys_dir = PathBuf::from(value("TESSERA_KEYS_DIR"));
+        if keys_dir.as_os_str().is_empty() {
+            return Err(err("TESSERA_KEYS_DIR", "expects a folder path"));
+        }
+        let admin_password = match get("TESSERA_ADMIN_PASSWORD") {
+            Some(p) if p.chars().count() < 12 => {
+                return Err(err(
+                    "TESSERA_ADMIN_PASSWORD",
+                    "expects at least 12 characters",
+                ));
+            }
+            Some(p) => Some(Secret::new(p)),
+            None => None,
+        };
+        let ttl = |var: &str, max: Duration| -> Result<Duration, ConfigError> {
+            let d = parse_duration(&value(var)).map_err(|m| err(var, m))?;
+            if d > max {
+                return Err(err(
+                    var,
+                    format!("expects at most {}", humantime::format_duration(max)),
+                ));
+            }
+            Ok(d)
+        };
+        const DAY: u64 = 86_400;
+        Ok(Self {
+            issuer,
+            bind,
+            database,
+            keys_dir,
+            admin_password,
+            access_token_ttl: ttl("TESSERA_ACCESS_TOKEN_TTL", Duration::from_secs(DAY))?,
+            id_token_ttl: ttl("TESSERA_ID_TOKEN_TTL", Duration::from_secs(DAY))?,
+            refresh_token_ttl: ttl("TESSERA_REFRESH_TOKEN_TTL", Duration::from_secs(365 * DAY))?,
+            session_ttl: ttl("TESSERA_SESSION_TTL", Duration::from_secs(90 * DAY))?,
+        })
+    }
+
+    /// An absolute URL for one of our paths.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.issuer.trim_end_matches('/'), path)
+    }
+
+    /// Whether cookies get `Secure` and pages get HSTS.
+    pub fn is_https(&self) -> bool {
+        self.issuer.starts_with("https://")
+    }
+
+    /// How long a retired key must stay published: the longest token lifetime it may have signed.
+    pub fn key_publish_window(&self) -> i64 {
+        self.access_token_ttl.max(self.id_token_ttl).as_secs() as i64
+    }
+}
+
+fn read_toml(path: &Path) -> Result<HashMap<String, String>, ConfigError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| err("--config", format!("cannot read {}: {e}", path.display())))?;
+    let table: toml::Table = text
+        .parse()
+        .map_err(|e| err("--config", format!("{} is not valid TOML: {e}", path.display())))?;
+    let mut out = HashMap::new();
+    for (key, value) in table {
+        if !SETTINGS.iter().any(|(_, k, _)| *k == key) {
+            return Err(err(
+                "--config",
+                format!("unknown key `{key}` in {}", path.display()),
+            ));
+        }
+        let text = match value {
+            toml::Value::String(s) => s,
+            toml::Value::Integer(i) => i.to_string(),
+            _ => {
+                return Err(err(
+                    "--config",
+                    format!("`{key}` expects a string or a number"),
+                ));
+            }
+        };
+        out.insert(key, text);
+    }
+    Ok(out)
+}
+
+fn parse_issuer(raw: &str) -> Result<String, String> {
+    let expects = "expects an absolute http(s) URL without query or fragment, e.g. https://id.example.com";
+    let url = url::Url::parse(raw).map_err(|_| expects.to_string())?;
+    if !matches!(url.scheme(), "http" | "https")
+        || url.host().is_none()
+        || url.query().is_some()
+        || url.fragment().is_some()
+        || !url.username().is_empty()
+    {
+        return Err(expects.into());
+    }
+    Ok(raw.to_string())
+}
+
+/// `15m`, `1h`, `30d`, `90s` or a plain number of seconds; never zero.
+fn parse_duration(raw: &str) -> Result<Duration, String> {
+    let expects = "expects a duration such as 90s, 15m, 1h or 30d";
+    let raw = raw.trim();
+    let d = match raw.parse::<u64>() {
+        Ok(secs) => Duration::from_secs(secs),
+        Err(_) => humantime::parse_duration(raw).map_err(|_| expects.to_string())?,
+    };
+    if d.as_secs() == 0 {
+        return Err(format!("{expects} (at least one second)"));
+    }
+    Ok(d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn defaults_match_the_design() {
+        let c = Config::from_sources(&HashMap::new(), None).expect("defaults");
+        assert_eq!(c.issuer, "http://127.0.0.1:8080");
+        assert_eq!(c.bind.to_string(), "127.0.0.1:8080");
+        assert_eq!(c.database, DatabaseUrl::Sqlite("data/tessera.db".into()));
+        assert_eq!(c.access_token_ttl, Duration::from_secs(900));
+        assert_eq!(c.id_token_ttl, Duration::from_secs(3600));
+        assert_eq!(c.refresh_token_ttl, Duration::from_secs(30 * 86_400));
+        assert_eq!(c.session_ttl, Duration::from_secs(12 * 3600));
+    }
+
+    #[test]
+    fn env_wins_over_file() {
+        let file = env(&[("issuer", "https://file.example"), ("bind", "0.0.0.0:9000")]);
+        let c = Config::from_sources(&env(&[("TESSERA_ISSUER", "https://env.example")]), Some(&file))
+            .expect("config");
+        assert_eq!(c.issuer, "https://env.example");
+        assert_eq!(c.bind.port(), 9000);
+        assert!(c.is_https());
+    }
+
+    #[test]
+    fn bad_values_name_their_variable() {
+        for (var, value) in [
+            ("TESSERA_ISSUER", "not a url"),
+            ("TESSERA_ISSUER", "https://x.example/?q=1"),
+            ("TESSERA_BIND", "localhost"),
+            ("TESSERA_ACCESS_TOKEN_TTL", "soon"),
+            ("TESSERA_SESSION_TTL", "0"),
+            ("TESSERA_ADMIN_PASSWORD", "short"),
+            ("TESSERA_DATABASE_URL", "postgres://x/y"),
+        ] {
+            let e = Config::from_sources(&env(&[(var, value)]), None).expect_err(value);
+            assert_eq!(e.variable, var);
+            assert!(e.to_string().starts_with(var));
+        }
+    }
+
+    #[test]
+    fn secrets_do_not_print() {
+        let c = Config::from_sources(&env(&[("TESSERA_ADMIN_PASSWORD", "a-very-long-password")]), None)
+            .expect("config");
+        assert!(!format!("{c:?}").contains("a-very-long-password"));
+    }
+}

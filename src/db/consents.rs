@@ -1,0 +1,44 @@
+//! Consent a person gave a client, remembered per user, client and scope.
+
+use diesel::prelude::*;
+use diesel::upsert::excluded;
+
+use super::schema::consents;
+
+/// The scopes this user already granted this client (space-separated), if any.
+pub fn granted(
+    conn: &mut super::Conn,
+    user_id: &str,
+    client_id: &str,
+) -> QueryResult<Option<String>> {
+    consents::table
+        .find((user_id, client_id))
+        .select(consents::scope)
+        .first(conn)
+        .optional()
+}
+
+/// Records `scope` as granted, replacing what was there.
+pub fn grant(
+    conn: &mut super::Conn,
+    user_id: &str,
+    client_id: &str,
+    scope: &str,
+    now: i64,
+) -> QueryResult<()> {
+    diesel::insert_into(consents::table)
+        .values((
+            consents::user_id.eq(user_id),
+            consents::client_id.eq(client_id),
+            consents::scope.eq(scope),
+            consents::created_at.eq(now),
+        ))
+        .on_conflict((consents::user_id, consents::client_id))
+        .do_update()
+        .set((
+            consents::scope.eq(excluded(consents::scope)),
+            consents::created_at.eq(excluded(consents::created_at)),
+        ))
+        .execute(conn)
+        .map(|_| ())
+}

@@ -1,0 +1,103 @@
+//! Refresh tokens (hashed, rotated, grouped in families) and the revoked access-token ids.
+
+use diesel::prelude::*;
+
+use super::schema::{refresh_tokens, revoked_access_tokens};
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = refresh_tokens)]
+pub struct RefreshToken {
+    pub token_hash: String,
+    pub family_id: String,
+    pub client_id: String,
+    pub user_id: String,
+    pub scope: String,
+    pub sid: String,
+    pub auth_time: i64,
+    pub amr: String,
+    /// The access token issued alongside this refresh token.
+    pub access_jti: String,
+    pub created_at: i64,
+    pub idle_expires_at: i64,
+    pub family_expires_at: i64,
+    pub rotated_at: Option<i64>,
+    pub revoked_at: Option<i64>,
+}
+
+impl RefreshToken {
+    /// Usable: neither rotated, revoked, nor expired at `now`.
+    pub fn is_live(&self, now: i64) -> bool {
+        self.rotated_at.is_none()
+            && self.revoked_at.is_none()
+            && self.idle_expires_at > now
+            && self.family_expires_at > now
+    }
+}
+
+pub fn insert(conn: &mut super::Conn, token: &RefreshToken) -> QueryResult<()> {
+    diesel::insert_into(refresh_tokens::table)
+        .values(token)
+        .execute(conn)
+        .map(|_| ())
+}
+
+pub fn find(conn: &mut super::Conn, token_hash: &str) -> QueryResult<Option<RefreshToken>> {
+    refresh_tokens::table
+        .find(token_hash)
+        .select(RefreshToken::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// Marks the token rotated if it is still live; answers whether this caller won the race.
+pub fn rotate(conn: &mut super::Conn, token_hash: &str, now: i64) -> QueryResult<bool> {
+    diesel::update(
+        refresh_tokens::table
+            .filter(refresh_tokens::token_hash.eq(token_hash))
+            .filter(refresh_tokens::rotated_at.is_null())
+            .filter(refresh_tokens::revoked_at.is_null()),
+    )
+    .set(refresh_tokens::rotated_at.eq(now))
+    .execute(conn)
+    .map(|n| n == 1)
+}
+
+/// Revokes every refresh token of a family and the access tokens issued with them.
+/// `access_expires_at` bounds how long the access-token ids must be remembered.
+pub fn revoke_family(
+    conn: &mut super::Conn,
+    family_id: &str,
+    now: i64,
+    access_expires_at: i64,
+) -> QueryResult<usize> {
+    let jtis: Vec<String> = refresh_tokens::table
+        .filter(refresh_tokens::family_id.eq(family_id))
+        .select(refresh_tokens::access_jti)
+        .load(conn)?;
+    for jti in &jtis {
+        revoke_access(conn, jti, access_expires_at)?;
+    }
+    diesel::update(
+        refresh_tokens::table
+            .filter(refresh_tokens::family_id.eq(family_id))
+            .filter(refresh_tokens::revoked_at.is_null()),
+    )
+    .set(refresh_tokens::revoked_at.eq(now))
+    .execute(conn)
+}
+
+/// Remembers an access token id as revoked until the token would have expired anyway.
+pub fn revoke_access(conn: &mut super::Conn, jti: &str, expires_at: i64) -> QueryResult<()> {
+    diesel::insert_into(revoked_access_tokens::table)
+        .values((
+            revoked_access_tokens::jti.eq(jti),
+            revoked_access_tokens::expires_at.eq(expires_at),
+        ))
+        .on_conflict_do_nothing()
+        .execute(conn)
+        .map(|_| ())
+}
+
+pub fn is_access_revoked(conn: &mut super::Conn, jti: &str) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(revoked_access_tokens::table.find(jti))).get_result(conn)
+}

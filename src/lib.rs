@@ -1,0 +1,16 @@
+//! Tessera: an OpenID Connect identity provider in one binary.
+//!
+//! `startup::Application` is what the binary and the integration tests both run.
+
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod crypto;
+pub mod db;
+pub mod domain;
+pub mod error;
+pub mod manage;
+pub mod oidc;
+pub mod startup;
+pub mod state;
+pub mod web;

@@ -1,0 +1,256 @@
+//! Administrative operations shared by the CLI, the server's first start and the tests:
+//! creating users and clients, bootstrapping the admin, and the signing-key lifecycle.
+
+use std::path::Path;
+
+use crate::crypto::{keys, password, random};
+use crate::db::clients::Client;
+use crate::db::users::User;
+use crate::db::{self, Conn, DbError};
+use crate::domain::{redirect, scope::Scopes};
+
+/// Grant types a client may be registered for.
+pub const GRANT_TYPES: &[&str] = &["authorization_code", "refresh_token", "client_credentials"];
+/// Shortest client secret an admin may supply (256 bits, base64url).
+pub const MIN_SECRET_LEN: usize = 43;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ManageError {
+    #[error("{0}")]
+    Invalid(String),
+    #[error("{0} already exists")]
+    Exists(String),
+    #[error(transparent)]
+    Db(#[from] DbError),
+    #[error("cannot hash the password")]
+    Hash,
+    #[error(transparent)]
+    Key(#[from] keys::KeyError),
+}
+
+impl From<diesel::result::Error> for ManageError {
+    fn from(e: diesel::result::Error) -> Self {
+        Self::Db(DbError::Query(e))
+    }
+}
+
+/// A person to create.
+pub struct NewUser {
+    pub username: String,
+    pub email: String,
+    pub password: String,
+    pub name: Option<String>,
+    pub admin: bool,
+}
+
+/// Validates and stores a user; the password is hashed with argon2id.
+pub fn create_user(conn: &mut Conn, new: NewUser, now: i64) -> Result<User, ManageError> {
+    let username = new.username.trim();
+    let valid_name = !username.is_empty()
+        && username.len() <= 64
+        && username
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._-@".contains(c));
+    if !valid_name {
+        return Err(ManageError::Invalid(
+            "username must be 1-64 characters of letters, digits, '.', '_', '-' or '@'".into(),
+        ));
+    }
+    let email = new.email.trim();
+    let valid_email = email.len() <= 254
+        && email
+            .split_once('@')
+            .is_some_and(|(l, d)| !l.is_empty() && d.contains('.') && !d.starts_with('.'))
+        && !email.chars().any(char::is_whitespace);
+    if !valid_email {
+        return Err(ManageError::Invalid("email must look like name@example.com".into()));
+    }
+    if new.password.chars().count() < 8 || new.password.len() > 1024 {
+        return Err(ManageError::Invalid(
+            "password must be 8 to 1024 characters".into(),
+        ));
+    }
+    if db::users::find_by_username(conn, username)?.is_some() {
+        return Err(ManageError::Exists(format!("user `{username}`")));
+    }
+    let user = User {
+        id: random::id(),
+        username: username.to_string(),
+        email: email.to_string(),
+        email_verified: false,
+        name: new.name,
+        password_hash: password::hash(&new.password).map_err(|_| ManageError::Hash)?,
+        is_admin: new.admin,
+        disabled: false,
+        created_at: now,
+    };
+    db::users::insert(conn, &user)?;
+    Ok(user)
+}
+
+/// A client to register.
+pub struct NewClient {
+    pub client_id: String,
+    pub name: String,
+    pub redirect_uris: Vec<String>,
+    pub post_logout_redirect_uris: Vec<String>,
+    pub public: bool,
+    pub grant_types: Vec<String>,
+    pub scopes: Vec<String>,
+    pub first_party: bool,
+    /// A secret chosen by the admin; `None` generates one (confidential clients only).
+    pub secret: Option<String>,
+}
+
+/// Validates and stores a client; answers the secret (shown once) for confidential clients.
+pub fn create_client(
+    conn: &mut Conn,
+    new: NewClient,
+    now: i64,
+) -> Result<Option<String>, ManageError> {
+    let id = new.client_id.trim();
+    if id.is_empty()
+        || id.len() > 128
+        || !id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
+    {
+        return Err(ManageError::Invalid(
+            "client id must be 1-128 characters of letters, digits, '.', '_' or '-'".into(),
+        ));
+    }
+    if new.name.trim().is_empty() || new.name.len() > 200 {
+        return Err(ManageError::Invalid("client name must be 1-200 characters".into()));
+    }
+    let grant_types = if new.grant_types.is_empty() {
+        vec!["authorization_code".to_string(), "refresh_token".to_string()]
+    } else {
+        new.grant_types
+    };
+    for g in &grant_types {
+        if !GRANT_TYPES.contains(&g.as_str()) {
+            return Err(ManageError::Invalid(format!(
+                "unknown grant type `{g}` (expected one of {})",
+                GRANT_TYPES.join(", ")
+            )));
+        }
+    }
+    if new.public && grant_types.iter().any(|g| g == "client_credentials") {
+        return Err(ManageError::Invalid(
+            "a public client cannot use client_credentials".into(),
+        ));
+    }
+    let uses_code = grant_types.iter().any(|g| g == "authorization_code");
+    if uses_code && new.redirect_uris.is_empty() {
+        return Err(ManageError::Invalid(
+            "the authorization_code grant needs at least one --redirect-uri".into(),
+        ));
+    }
+    for uri in new.redirect_uris.iter().chain(&new.post_logout_redirect_uris) {
+        redirect::validate_registered(uri).map_err(ManageError::Invalid)?;
+    }
+    let scopes = if new.scopes.is_empty() {
+        crate::domain::scope::SUPPORTED
+            .iter()
+            .map(|s| s.to_string())
+            .collect()
+    } else {
+        let parsed = Scopes::parse(&new.scopes.join(" ")).map_err(ManageError::Invalid)?;
+        parsed.iter().map(str::to_string).collect()
+    };
+    let secret = match (new.public, new.secret) {
+        (true, Some(_)) => {
+            return Err(ManageError::Invalid("a public client has no secret".into()));
+        }
+        (true, None) => None,
+        (false, Some(s)) if s.len() < MIN_SECRET_LEN || s.len() > 512 => {
+            return Err(ManageError::Invalid(format!(
+                "a client secret must be {MIN_SECRET_LEN} to 512 characters (256 bits or more)"
+            )));
+        }
+        (false, Some(s)) => Some(s),
+        (false, None) => Some(random::token()),
+    };
+    if db::clients::find(conn, id)?.is_some() {
+        return Err(ManageError::Exists(format!("client `{id}`")));
+    }
+    let client = Client {
+        id: id.to_string(),
+        name: new.name.trim().to_string(),
+        secret_hash: secret.as_deref().map(random::hash),
+        redirect_uris: new.redirect_uris,
+        post_logout_redirect_uris: new.post_logout_redirect_uris,
+        grant_types,
+        scopes,
+        first_party: new.first_party,
+    };
+    db::clients::insert(conn, &client, now)?;
+    Ok(secret)
+}
+
+/// Creates the bootstrap `admin` user when no admin exists. Answers the generated password,
+/// if one had to be generated, so the caller can print it once.
+pub fn bootstrap_admin(
+    conn: &mut Conn,
+    configured: Option<&str>,
+    now: i64,
+) -> Result<Option<String>, ManageError> {
+    if db::users::admin_exists(conn)? {
+        return Ok(None);
+    }
+    let generated = configured.is_none().then(random::token);
+    let password = configured
+        .map(str::to_string)
+        .or_else(|| generated.clone())
+        .unwrap_or_default();
+    create_user(
+        conn,
+        NewUser {
+            username: "admin".into(),
+            email: "admin@localhost.localdomain".into(),
+            password,
+            name: Some("Administrator".into()),
+            admin: true,
+        },
+        now,
+    )?;
+    Ok(generated)
+}
+
+/// Makes sure an active signing key exists, generating the first one.
+pub fn ensure_signing_key(conn: &mut Conn, dir: &Path, now: i64) -> Result<bool, ManageError> {
+    let rows = db::keys::all(conn)?;
+    if rows.iter().any(|r| r.retired_at.is_none()) {
+        return Ok(false);
+    }
+    rotate_key(conn, dir, now)?;
+    Ok(true)
+}
+
+/// Generates a new signing key, makes it the signer, and retires the previous ones
+/// (they stay published until the tokens they signed have expired).
+pub fn rotate_key(conn: &mut Conn, dir: &Path, now: i64) -> Result<String, ManageError> {
+    let kid = keys::generate(dir)?;
+    db::keys::insert(conn, &kid, now)?;
+    db::keys::retire_all_but(conn, &kid, now)?;
+    Ok(kid)
+}
+
+/// Retires one key. The last active key cannot be retired: rotate instead.
+pub fn retire_key(conn: &mut Conn, kid: &str, now: i64) -> Result<(), ManageError> {
+    let rows = db::keys::all(conn)?;
+    let active: Vec<_> = rows.iter().filter(|r| r.retired_at.is_none()).collect();
+    match rows.iter().find(|r| r.kid == kid) {
+        None => Err(ManageError::Invalid(format!("no key with kid `{kid}`"))),
+        Some(r) if r.retired_at.is_some() => {
+            Err(ManageError::Invalid(format!("key `{kid}` is already retired")))
+        }
+        Some(_) if active.len() == 1 => Err(ManageError::Invalid(
+            "this is the only active key: run `tessera keys rotate` first".into(),
+        )),
+        Some(_) => {
+            db::keys::retire(conn, kid, now)?;
+            Ok(())
+        }
+    }
+}

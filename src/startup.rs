@@ -1,0 +1,139 @@
+//! Builds everything the server needs (database, keys, admin) and binds the listener.
+
+use std::net::TcpListener;
+use std::time::Duration;
+
+use actix_web::dev::Server;
+use actix_web::{App, HttpServer, web};
+use anyhow::Context;
+
+use crate::clock;
+use crate::config::Config;
+use crate::crypto::keys::{KeySet, KeyStore};
+use crate::db::{self, Db};
+use crate::manage;
+use crate::state::AppState;
+
+/// How often a running server looks for keys rotated by another process.
+const KEY_RELOAD_INTERVAL: Duration = Duration::from_secs(5);
+
+/// Opens the database, applies migrations, creates the first signing key and the bootstrap
+/// admin. Answers the admin password when one was generated, to be shown once.
+pub fn prepare(config: &Config) -> anyhow::Result<(Db, Option<String>)> {
+    let db = Db::connect(&config.database).context("cannot open the database")?;
+    let applied = db.migrate().context("cannot apply migrations")?;
+    if applied > 0 {
+        tracing::info!(applied, "Applied database migrations.");
+    }
+    let mut conn = db.conn()?;
+    let now = clock::now();
+    if manage::ensure_signing_key(&mut conn, &config.keys_dir, now)? {
+        tracing::info!(dir = %config.keys_dir.display(), "Created the first signing key.");
+    }
+    let generated = manage::bootstrap_admin(
+        &mut conn,
+        config.admin_password.as_ref().map(|s| s.expose()),
+        now,
+    )?;
+    Ok((db, generated))
+}
+
+/// Loads the key set in force now.
+fn load_keys(config: &Config, db: &Db) -> anyhow::Result<(String, KeySet)> {
+    let mut conn = db.conn()?;
+    let rows = db::keys::all(&mut conn)?;
+    let now = clock::now();
+    let window = config.key_publish_window();
+    let set = KeySet::build(&config.keys_dir, &rows, now, window)?;
+    Ok((KeySet::fingerprint(&rows, now, window), set))
+}
+
+/// A bound, ready-to-run server.
+pub struct Application {
+    port: u16,
+    server: Server,
+    db: Db,
+}
+
+impl Application {
+    /// Prepares storage and keys, then binds `listener` (or `config.bind` when `None`).
+    pub fn build(config: Config, listener: Option<TcpListener>) -> anyhow::Result<Self> {
+        let (db, generated) = prepare(&config)?;
+        if let Some(password) = generated {
+            println!(
+                "Created the bootstrap admin user `admin` with password: {password}\n\
+                 (shown only this once; set TESSERA_ADMIN_PASSWORD to choose it yourself)"
+            );
+        }
+        let (fingerprint, set) = load_keys(&config, &db)?;
+        let keys = KeyStore::new(fingerprint, set);
+        let listener = match listener {
+            Some(l) => l,
+            None => TcpListener::bind(config.bind)
+                .with_context(|| format!("cannot listen on {}", config.bind))?,
+        };
+        let port = listener.local_addr()?.port();
+        let state = web::Data::new(AppState {
+            config,
+            db: db.clone(),
+            keys,
+        });
+        spawn_key_reloader(state.clone());
+        let server = HttpServer::new({
+            let state = state.clone();
+            move || {
+                App::new()
+                    .wrap(crate::web::hsts(state.config.is_https()))
+                    .app_data(state.clone())
+                    .configure(crate::web::configure_app)
+            }
+        })
+        .listen(listener)?
+        .run();
+        tracing::info!(port, issuer = %state.config.issuer, "Tessera is listening.");
+        Ok(Self { port, server, db })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn db(&self) -> Db {
+        self.db.clone()
+    }
+
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
+
+/// Picks up keys rotated or retired by `tessera keys …` in another process, and drops retired
+/// keys from the JWKS once their publication window has passed.
+fn spawn_key_reloader(state: web::Data<AppState>) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(KEY_RELOAD_INTERVAL);
+        loop {
+            tick.tick().await;
+            let st = state.clone();
+            let outcome = db::run_blocking(move || -> anyhow::Result<()> {
+                let mut conn = st.db.conn()?;
+                let rows = db::keys::all(&mut conn)?;
+                let now = clock::now();
+                let window = st.config.key_publish_window();
+                let fingerprint = KeySet::fingerprint(&rows, now, window);
+                if st.keys.is_stale(&fingerprint) {
+                    let set = KeySet::build(&st.config.keys_dir, &rows, now, window)?;
+                    st.keys.replace(fingerprint, set);
+                    tracing::info!("Reloaded the signing keys.");
+                }
+                Ok(())
+            })
+            .await;
+            match outcome {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => tracing::warn!(error = %e, "Could not reload the signing keys."),
+                Err(e) => tracing::warn!(error = %e, "Could not reload the signing keys."),
+            }
+        }
+    });
+}

@@ -1,0 +1,154 @@
+//! The sign-in page: a CSRF-protected username and password form. A successful sign-in starts
+//! a new session under a new cookie value and returns the browser to where it came from.
+
+use actix_web::http::{StatusCode, header};
+use actix_web::{HttpRequest, HttpResponse, web};
+
+use super::pages::{self, LoginPage};
+use super::session::{self, Browser};
+use crate::clock;
+use crate::crypto::{password, random};
+use crate::db::sessions::Session;
+use crate::db::{self, DbError};
+use crate::domain::params::Params;
+use crate::state::AppState;
+
+/// The one message for every failed sign-in: it never says which part was wrong.
+pub const FAILED: &str = "Incorrect username or password.";
+
+/// Only our own authorization endpoint, or the home page, may be returned to.
+pub fn safe_return_to(raw: Option<&str>) -> String {
+    match raw {
+        Some(r) if r.starts_with("/authorize?") && !r.contains(['\\', '\r', '\n']) => {
+            r.to_string()
+        }
+        _ => "/".to_string(),
+    }
+}
+
+/// The URL of the login page that comes back to `return_to`.
+pub fn login_url(return_to: &str) -> String {
+    let query = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("return_to", return_to)
+        .finish();
+    format!("{}?{query}", pages::paths::LOGIN)
+}
+
+/// Renders the form, giving the browser an anonymous cookie first if it has none.
+fn form(
+    state: &AppState,
+    browser: &Browser,
+    status: StatusCode,
+    error: Option<&str>,
+    username: &str,
+    return_to: &str,
+) -> HttpResponse {
+    let mut builder = HttpResponse::build(status);
+    let csrf = match &browser.cookie {
+        Some(value) => session::csrf_token(value),
+        None => {
+            let (value, cookie) = session::new_anonymous(&state.config);
+            builder.cookie(cookie);
+            session::csrf_token(&value)
+        }
+    };
+    pages::render_into(
+        builder,
+        &LoginPage {
+            error,
+            username,
+            csrf: &csrf,
+            return_to,
+        },
+    )
+}
+
+pub async fn show(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    let params = Params::parse(req.query_string().as_bytes()).unwrap_or_default();
+    let return_to = safe_return_to(params.get("return_to"));
+    let browser = match session::load(&req, &state, clock::now()).await {
+        Ok(b) => b,
+        Err(e) => return super::unavailable(e),
+    };
+    form(&state, &browser, StatusCode::OK, None, "", &return_to)
+}
+
+pub async fn submit(req: HttpRequest, body: web::Bytes, state: web::Data<AppState>) -> HttpResponse {
+    let now = clock::now();
+    let Ok(params) = Params::parse(&body) else {
+        return pages::error_page(
+            StatusCode::BAD_REQUEST,
+            "Invalid request",
+            "The sign-in form was not sent correctly.",
+        );
+    };
+    let browser = match session::load(&req, &state, now).await {
+        Ok(b) => b,
+        Err(e) => return super::unavailable(e),
+    };
+    if !session::csrf_valid(&browser, params.get("csrf_token")) {
+        return pages::error_page(
+            StatusCode::BAD_REQUEST,
+            "Form expired",
+            "This form has expired or was not sent from this browser. Go back and try again.",
+        );
+    }
+    let return_to = safe_return_to(params.get("return_to"));
+    let username = params.get("username").unwrap_or("").trim().to_string();
+    let password_given = params.get("password").unwrap_or("").to_string();
+    if username.is_empty() || password_given.is_empty() || username.len() > 64 {
+        return form(&state, &browser, StatusCode::UNAUTHORIZED, Some(FAILED), &username, &return_to);
+    }
+
+    let cookie_value = random::token();
+    let new_session = Session {
+        id_hash: random::hash(&cookie_value),
+        sid: random::id(),
+        user_id: String::new(),
+        auth_time: now,
+        amr: "pwd".into(),
+        created_at: now,
+        expires_at: now + state.config.session_ttl.as_secs() as i64,
+    };
+    let old_hash = browser.cookie.as_deref().map(random::hash);
+    let name = username.clone();
+    let outcome = state
+        .db
+        .run(move |conn| -> Result<Option<Session>, DbError> {
+            let user = db::users::find_by_username(conn, &name)?;
+            let ok = match &user {
+                Some(u) => password::verify(&password_given, &u.password_hash) && !u.disabled,
+                None => password::verify_dummy(&password_given),
+            };
+            let Some(user) = user.filter(|_| ok) else {
+                return Ok(None);
+            };
+            let session = Session {
+                user_id: user.id,
+                ..new_session
+            };
+            conn.immediate_transaction(|conn| {
+                if let Some(old) = &old_hash {
+                    db::sessions::delete(conn, old)?;
+                }
+                db::sessions::insert(conn, &session)
+            })?;
+            Ok(Some(session))
+        })
+        .await;
+    match outcome {
+        Ok(Some(session)) => {
+            tracing::info!(user_id = %session.user_id, "A person signed in.");
+            let max_age = session.expires_at - now;
+            HttpResponse::SeeOther()
+                .cookie(session::cookie(&state.config, cookie_value, Some(max_age)))
+                .insert_header((header::LOCATION, return_to))
+                .finish()
+        }
+        Ok(None) => {
+            tracing::info!("A sign-in failed.");
+            form(&state, &browser, StatusCode::UNAUTHORIZED, Some(FAILED), &username, &return_to)
+        }
+        Err(e) => super::unavailable(e),
+    }
+}

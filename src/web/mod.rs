@@ -1,0 +1,158 @@
+//! Pages for people (login, consent, home), the session cookie and CSRF, security headers,
+//! and the routing table of the whole application.
+
+pub mod login;
+pub mod pages;
+pub mod session;
+
+use actix_cors::Cors;
+use actix_web::http::{StatusCode, header};
+use actix_web::middleware::{Condition, DefaultHeaders};
+use actix_web::{HttpRequest, HttpResponse, web};
+
+use crate::clock;
+use crate::db::DbError;
+use crate::oidc;
+use crate::state::AppState;
+
+/// Largest request body accepted anywhere; larger ones get 413.
+pub const MAX_BODY: usize = 64 * 1024;
+
+const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self' data:; \
+                   base-uri 'none'; frame-ancestors 'none'";
+
+/// CORS for the endpoints a single-page app calls from another origin: discovery, JWKS,
+/// token and userinfo (never the authorization endpoint or the pages).
+pub fn cors() -> Cors {
+    Cors::default()
+        .allow_any_origin()
+        .allowed_methods(["GET", "POST"])
+        .allowed_headers([header::AUTHORIZATION, header::CONTENT_TYPE, header::ACCEPT])
+        .max_age(3600)
+}
+
+/// The routing table of the whole application.
+pub fn configure_app(cfg: &mut web::ServiceConfig) {
+    cfg.app_data(web::PayloadConfig::new(MAX_BODY))
+        .app_data(web::QueryConfig::default().error_handler(|e, _| {
+            actix_web::error::InternalError::from_response(
+                e,
+                HttpResponse::BadRequest().finish(),
+            )
+            .into()
+        }))
+        .service(
+            web::scope("")
+                .wrap(security_headers())
+                .configure(oidc::configure)
+                .route("/login", web::get().to(login::show))
+                .route("/login", web::post().to(login::submit))
+                .route("/", web::get().to(home))
+                .route("/static/tessera.css", web::get().to(stylesheet))
+                .route("/healthz", web::get().to(healthz))
+                .route("/readyz", web::get().to(readyz))
+                .default_service(web::to(not_found)),
+        );
+}
+
+/// Headers every answer carries (harmless on JSON, required on HTML pages).
+fn security_headers() -> DefaultHeaders {
+    DefaultHeaders::new()
+        .add((header::CONTENT_SECURITY_POLICY, CSP))
+        .add((header::X_FRAME_OPTIONS, "DENY"))
+        .add((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .add((header::REFERRER_POLICY, "no-referrer"))
+}
+
+/// HSTS, added when the issuer is https.
+pub fn hsts(enabled: bool) -> Condition<DefaultHeaders> {
+    Condition::new(
+        enabled,
+        DefaultHeaders::new().add((
+            header::STRICT_TRANSPORT_SECURITY,
+            "max-age=31536000; includeSubDomains",
+        )),
+    )
+}
+
+async fn stylesheet() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/css; charset=utf-8")
+        .insert_header((header::CACHE_CONTROL, "public, max-age=3600"))
+        .body(include_str!("../../static/tessera.css"))
+}
+
+async fn healthz() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/plain")
+        .body("ok")
+}
+
+/// Ready when the database answers a query.
+async fn readyz(state: web::Data<AppState>) -> HttpResponse {
+    let outcome = state
+        .db
+        .run(|conn| crate::db::users::admin_exists(conn).map_err(DbError::from))
+        .await;
+    match outcome {
+        Ok(_) => HttpResponse::Ok().content_type("text/plain").body("ready"),
+        Err(e) => {
+            tracing::warn!(error = %e, "Readiness check failed.");
+            HttpResponse::ServiceUnavailable()
+                .insert_header((header::RETRY_AFTER, "5"))
+                .content_type("text/plain")
+                .body("database unavailable")
+        }
+    }
+}
+
+async fn home(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    let browser = match session::load(&req, &state, clock::now()).await {
+        Ok(b) => b,
+        Err(e) => return unavailable(e),
+    };
+    let username = match &browser.session {
+        Some(s) => {
+            let user_id = s.user_id.clone();
+            state
+                .db
+                .run(move |conn| crate::db::users::find(conn, &user_id).map_err(DbError::from))
+                .await
+                .ok()
+                .flatten()
+                .map(|u| u.username)
+        }
+        None => None,
+    };
+    let csrf = browser.csrf().unwrap_or_default();
+    pages::html(
+        StatusCode::OK,
+        &pages::HomePage {
+            username: username.as_deref(),
+            csrf: &csrf,
+        },
+    )
+}
+
+async fn not_found() -> HttpResponse {
+    pages::error_page(
+        StatusCode::NOT_FOUND,
+        "Page not found",
+        "There is nothing at this address.",
+    )
+}
+
+/// The page shown when the database cannot be reached.
+pub fn unavailable(e: DbError) -> HttpResponse {
+    tracing::error!(error = %e, "A page could not reach the database.");
+    let mut res = pages::error_page(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "Temporarily unavailable",
+        "Tessera cannot serve this page right now. Please try again in a moment.",
+    );
+    res.headers_mut().insert(
+        header::RETRY_AFTER,
+        header::HeaderValue::from_static("5"),
+    );
+    res
+}
