@@ -13,7 +13,11 @@ use crate::db::{self, Db};
 use crate::manage::{self, NewClient, NewUser};
 
 #[derive(Debug, Parser)]
-#[command(name = "tessera", version, about = "Tessera, an OpenID Connect identity provider")]
+#[command(
+    name = "tessera",
+    version,
+    about = "Tessera, an OpenID Connect identity provider"
+)]
 pub struct Cli {
     /// Optional TOML file with settings (environment variables win over it).
     #[arg(long, global = true, value_name = "FILE")]
@@ -262,7 +266,9 @@ pub fn run_command(command: Command, config: &Config) -> anyhow::Result<()> {
                 }
                 KeysCommand::Rotate => {
                     let kid = manage::rotate_key(&mut conn, &config.keys_dir, now)?;
-                    println!("New signing key {kid}; previous keys stay published until their tokens expire.");
+                    println!(
+                        "New signing key {kid}; previous keys stay published until their tokens expire."
+                    );
                 }
                 KeysCommand::Retire { kid } => {
                     manage::retire_key(&mut conn, &kid, now)?;

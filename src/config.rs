@@ -62,12 +62,20 @@ fn err(variable: &str, message: impl Into<String>) -> ConfigError {
 const SETTINGS: &[(&str, &str, Option<&str>)] = &[
     ("TESSERA_ISSUER", "issuer", Some("http://127.0.0.1:8080")),
     ("TESSERA_BIND", "bind", Some("127.0.0.1:8080")),
-    ("TESSERA_DATABASE_URL", "database_url", Some("data/tessera.db")),
+    (
+        "TESSERA_DATABASE_URL",
+        "database_url",
+        Some("data/tessera.db"),
+    ),
     ("TESSERA_KEYS_DIR", "keys_dir", Some("keys")),
     ("TESSERA_ADMIN_PASSWORD", "admin_password", None),
     ("TESSERA_ACCESS_TOKEN_TTL", "access_token_ttl", Some("15m")),
     ("TESSERA_ID_TOKEN_TTL", "id_token_ttl", Some("1h")),
-    ("TESSERA_REFRESH_TOKEN_TTL", "refresh_token_ttl", Some("30d")),
+    (
+        "TESSERA_REFRESH_TOKEN_TTL",
+        "refresh_token_ttl",
+        Some("30d"),
+    ),
     ("TESSERA_SESSION_TTL", "session_ttl", Some("12h")),
 ];
 
@@ -103,8 +111,8 @@ impl Config {
         };
         let value = |var: &str| get(var).unwrap_or_default();
 
-        let issuer = parse_issuer(&value("TESSERA_ISSUER"))
-            .map_err(|m| err("TESSERA_ISSUER", m))?;
+        let issuer =
+            parse_issuer(&value("TESSERA_ISSUER")).map_err(|m| err("TESSERA_ISSUER", m))?;
         let bind = value("TESSERA_BIND").parse::<SocketAddr>().map_err(|_| {
             err(
                 "TESSERA_BIND",
@@ -170,9 +178,12 @@ impl Config {
 fn read_toml(path: &Path) -> Result<HashMap<String, String>, ConfigError> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| err("--config", format!("cannot read {}: {e}", path.display())))?;
-    let table: toml::Table = text
-        .parse()
-        .map_err(|e| err("--config", format!("{} is not valid TOML: {e}", path.display())))?;
+    let table: toml::Table = text.parse().map_err(|e| {
+        err(
+            "--config",
+            format!("{} is not valid TOML: {e}", path.display()),
+        )
+    })?;
     let mut out = HashMap::new();
     for (key, value) in table {
         if !SETTINGS.iter().any(|(_, k, _)| *k == key) {
@@ -197,7 +208,8 @@ fn read_toml(path: &Path) -> Result<HashMap<String, String>, ConfigError> {
 }
 
 fn parse_issuer(raw: &str) -> Result<String, String> {
-    let expects = "expects an absolute http(s) URL without query or fragment, e.g. https://id.example.com";
+    let expects =
+        "expects an absolute http(s) URL without query or fragment, e.g. https://id.example.com";
     let url = url::Url::parse(raw).map_err(|_| expects.to_string())?;
     if !matches!(url.scheme(), "http" | "https")
         || url.host().is_none()
@@ -250,8 +262,11 @@ mod tests {
     #[test]
     fn env_wins_over_file() {
         let file = env(&[("issuer", "https://file.example"), ("bind", "0.0.0.0:9000")]);
-        let c = Config::from_sources(&env(&[("TESSERA_ISSUER", "https://env.example")]), Some(&file))
-            .expect("config");
+        let c = Config::from_sources(
+            &env(&[("TESSERA_ISSUER", "https://env.example")]),
+            Some(&file),
+        )
+        .expect("config");
         assert_eq!(c.issuer, "https://env.example");
         assert_eq!(c.bind.port(), 9000);
         assert!(c.is_https());
@@ -276,8 +291,11 @@ mod tests {
 
     #[test]
     fn secrets_do_not_print() {
-        let c = Config::from_sources(&env(&[("TESSERA_ADMIN_PASSWORD", "a-very-long-password")]), None)
-            .expect("config");
+        let c = Config::from_sources(
+            &env(&[("TESSERA_ADMIN_PASSWORD", "a-very-long-password")]),
+            None,
+        )
+        .expect("config");
         assert!(!format!("{c:?}").contains("a-very-long-password"));
     }
 }

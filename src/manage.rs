@@ -63,7 +63,9 @@ pub fn create_user(conn: &mut Conn, new: NewUser, now: i64) -> Result<User, Mana
             .is_some_and(|(l, d)| !l.is_empty() && d.contains('.') && !d.starts_with('.'))
         && !email.chars().any(char::is_whitespace);
     if !valid_email {
-        return Err(ManageError::Invalid("email must look like name@example.com".into()));
+        return Err(ManageError::Invalid(
+            "email must look like name@example.com".into(),
+        ));
     }
     if new.password.chars().count() < 8 || new.password.len() > 1024 {
         return Err(ManageError::Invalid(
@@ -120,10 +122,15 @@ pub fn create_client(
         ));
     }
     if new.name.trim().is_empty() || new.name.len() > 200 {
-        return Err(ManageError::Invalid("client name must be 1-200 characters".into()));
+        return Err(ManageError::Invalid(
+            "client name must be 1-200 characters".into(),
+        ));
     }
     let grant_types = if new.grant_types.is_empty() {
-        vec!["authorization_code".to_string(), "refresh_token".to_string()]
+        vec![
+            "authorization_code".to_string(),
+            "refresh_token".to_string(),
+        ]
     } else {
         new.grant_types
     };
@@ -146,7 +153,11 @@ pub fn create_client(
             "the authorization_code grant needs at least one --redirect-uri".into(),
         ));
     }
-    for uri in new.redirect_uris.iter().chain(&new.post_logout_redirect_uris) {
+    for uri in new
+        .redirect_uris
+        .iter()
+        .chain(&new.post_logout_redirect_uris)
+    {
         redirect::validate_registered(uri).map_err(ManageError::Invalid)?;
     }
     let scopes = if new.scopes.is_empty() {
@@ -242,9 +253,9 @@ pub fn retire_key(conn: &mut Conn, kid: &str, now: i64) -> Result<(), ManageErro
     let active: Vec<_> = rows.iter().filter(|r| r.retired_at.is_none()).collect();
     match rows.iter().find(|r| r.kid == kid) {
         None => Err(ManageError::Invalid(format!("no key with kid `{kid}`"))),
-        Some(r) if r.retired_at.is_some() => {
-            Err(ManageError::Invalid(format!("key `{kid}` is already retired")))
-        }
+        Some(r) if r.retired_at.is_some() => Err(ManageError::Invalid(format!(
+            "key `{kid}` is already retired"
+        ))),
         Some(_) if active.len() == 1 => Err(ManageError::Invalid(
             "this is the only active key: run `tessera keys rotate` first".into(),
         )),

@@ -44,13 +44,13 @@ pub struct LoadedKey {
 /// A new RSA-2048 key written to `dir/<kid>.pem` with mode 0600; returns its kid.
 pub fn generate(dir: &Path) -> Result<String, KeyError> {
     let mut rng = rsa::rand_core::OsRng;
-    let private = rsa::RsaPrivateKey::new(&mut rng, 2048)
-        .map_err(|e| KeyError::Generate(e.to_string()))?;
+    let private =
+        rsa::RsaPrivateKey::new(&mut rng, 2048).map_err(|e| KeyError::Generate(e.to_string()))?;
     let pem = private
         .to_pkcs8_pem(LineEnding::LF)
         .map_err(|e| KeyError::Generate(e.to_string()))?;
-    let encoding = EncodingKey::from_rsa_pem(pem.as_bytes())
-        .map_err(|e| KeyError::Generate(e.to_string()))?;
+    let encoding =
+        EncodingKey::from_rsa_pem(pem.as_bytes()).map_err(|e| KeyError::Generate(e.to_string()))?;
     let kid = public_jwk(&encoding, None)
         .and_then(|jwk| jwk.thumbprint(ThumbprintHash::SHA256).ok())
         .ok_or_else(|| KeyError::Generate("cannot compute the key thumbprint".into()))?;
@@ -223,7 +223,10 @@ mod tests {
         let kid = generate(dir.path()).expect("generate");
         let path = key_path(dir.path(), &kid);
         let mode = fs::metadata(&path).expect("stat").permissions();
-        assert_eq!(std::os::unix::fs::PermissionsExt::mode(&mode) & 0o777, 0o600);
+        assert_eq!(
+            std::os::unix::fs::PermissionsExt::mode(&mode) & 0o777,
+            0o600
+        );
         let key = load(dir.path(), &kid).expect("load");
         let again = public_jwk(&key.encoding, None)
             .and_then(|j| j.thumbprint(ThumbprintHash::SHA256).ok())

@@ -117,9 +117,15 @@ mod tests {
     #[test]
     fn long_values_and_many_params_are_refused() {
         let long = format!("a={}", "x".repeat(MAX_VALUE_LEN + 1));
-        assert!(matches!(Params::parse(long.as_bytes()), Err(ParamError::TooLong(_))));
+        assert!(matches!(
+            Params::parse(long.as_bytes()),
+            Err(ParamError::TooLong(_))
+        ));
         let many: Vec<String> = (0..=MAX_PARAMS).map(|i| format!("p{i}=1")).collect();
-        assert_eq!(Params::parse(many.join("&").as_bytes()).unwrap_err(), ParamError::TooMany);
+        assert_eq!(
+            Params::parse(many.join("&").as_bytes()).unwrap_err(),
+            ParamError::TooMany
+        );
     }
 
     #[test]

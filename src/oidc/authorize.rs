@@ -92,10 +92,14 @@ pub async fn validate(state: &AppState, raw: &[u8]) -> Result<AuthRequest, AuthE
     if let Some(name) = &repeated
         && (name == "client_id" || name == "redirect_uri")
     {
-        return Err(AuthError::Page(format!("The parameter {name} is repeated.")));
+        return Err(AuthError::Page(format!(
+            "The parameter {name} is repeated."
+        )));
     }
     let Some(client_id) = params.get("client_id").map(str::to_string) else {
-        return Err(AuthError::Page("The request does not name a client (client_id).".into()));
+        return Err(AuthError::Page(
+            "The request does not name a client (client_id).".into(),
+        ));
     };
     let client = state
         .db
@@ -119,13 +123,22 @@ pub async fn validate(state: &AppState, raw: &[u8]) -> Result<AuthRequest, AuthE
         description: description.to_string(),
     };
     if let Some(name) = repeated {
-        return Err(fail(ErrorCode::InvalidRequest, &format!("parameter {name} is repeated")));
+        return Err(fail(
+            ErrorCode::InvalidRequest,
+            &format!("parameter {name} is repeated"),
+        ));
     }
     if params.contains("request") {
-        return Err(fail(ErrorCode::RequestNotSupported, "request objects are not supported"));
+        return Err(fail(
+            ErrorCode::RequestNotSupported,
+            "request objects are not supported",
+        ));
     }
     if params.contains("request_uri") {
-        return Err(fail(ErrorCode::RequestUriNotSupported, "request_uri is not supported"));
+        return Err(fail(
+            ErrorCode::RequestUriNotSupported,
+            "request_uri is not supported",
+        ));
     }
     match params.get("response_type") {
         Some("code") => {}
@@ -138,7 +151,10 @@ pub async fn validate(state: &AppState, raw: &[u8]) -> Result<AuthRequest, AuthE
         None => return Err(fail(ErrorCode::InvalidRequest, "response_type is required")),
     }
     if params.get("response_mode").is_some_and(|m| m != "query") {
-        return Err(fail(ErrorCode::InvalidRequest, "only response_mode=query is supported"));
+        return Err(fail(
+            ErrorCode::InvalidRequest,
+            "only response_mode=query is supported",
+        ));
     }
     if !client.allows_grant("authorization_code") {
         return Err(fail(
@@ -152,12 +168,21 @@ pub async fn validate(state: &AppState, raw: &[u8]) -> Result<AuthRequest, AuthE
         return Err(fail(ErrorCode::InvalidScope, "scope must include openid"));
     }
     if !scope.all_in(&client.scopes) {
-        return Err(fail(ErrorCode::InvalidScope, "a requested scope is not allowed for this client"));
+        return Err(fail(
+            ErrorCode::InvalidScope,
+            "a requested scope is not allowed for this client",
+        ));
     }
-    let code_challenge = match (params.get("code_challenge"), params.get("code_challenge_method")) {
+    let code_challenge = match (
+        params.get("code_challenge"),
+        params.get("code_challenge_method"),
+    ) {
         (Some(c), Some("S256")) if is_pkce_value(c) => Some(c.to_string()),
         (Some(_), Some("S256")) => {
-            return Err(fail(ErrorCode::InvalidRequest, "code_challenge is malformed"));
+            return Err(fail(
+                ErrorCode::InvalidRequest,
+                "code_challenge is malformed",
+            ));
         }
         (Some(_), None) | (Some(_), Some("plain")) => {
             return Err(fail(
@@ -174,14 +199,22 @@ pub async fn validate(state: &AppState, raw: &[u8]) -> Result<AuthRequest, AuthE
         (None, None) => None,
     };
     if client.is_public() && code_challenge.is_none() {
-        return Err(fail(ErrorCode::InvalidRequest, "PKCE (code_challenge, S256) is required"));
+        return Err(fail(
+            ErrorCode::InvalidRequest,
+            "PKCE (code_challenge, S256) is required",
+        ));
     }
     let nonce = params.get("nonce").map(str::to_string);
     if nonce.as_ref().is_some_and(|n| n.len() > 512) {
         return Err(fail(ErrorCode::InvalidRequest, "nonce is too long"));
     }
     let mut prompt = (false, false, false);
-    for value in params.get("prompt").unwrap_or("").split(' ').filter(|s| !s.is_empty()) {
+    for value in params
+        .get("prompt")
+        .unwrap_or("")
+        .split(' ')
+        .filter(|s| !s.is_empty())
+    {
         match value {
             "none" => prompt.0 = true,
             "login" => prompt.1 = true,
@@ -191,15 +224,19 @@ pub async fn validate(state: &AppState, raw: &[u8]) -> Result<AuthRequest, AuthE
         }
     }
     if prompt.0 && (prompt.1 || prompt.2) {
-        return Err(fail(ErrorCode::InvalidRequest, "prompt=none cannot be combined"));
+        return Err(fail(
+            ErrorCode::InvalidRequest,
+            "prompt=none cannot be combined",
+        ));
     }
     let max_age = match params.get("max_age") {
         None => None,
-        Some(v) => Some(
-            v.parse::<u32>()
-                .map_err(|_| fail(ErrorCode::InvalidRequest, "max_age must be a whole number of seconds"))?
-                as i64,
-        ),
+        Some(v) => Some(v.parse::<u32>().map_err(|_| {
+            fail(
+                ErrorCode::InvalidRequest,
+                "max_age must be a whole number of seconds",
+            )
+        })? as i64),
     };
     Ok(AuthRequest {
         client,
@@ -246,7 +283,11 @@ pub fn redirect_to_client(
     status: StatusCode,
 ) -> HttpResponse {
     let Ok(mut url) = url::Url::parse(redirect_uri) else {
-        return error_page(StatusCode::BAD_REQUEST, "Invalid redirect", "The redirect URI is not valid.");
+        return error_page(
+            StatusCode::BAD_REQUEST,
+            "Invalid redirect",
+            "The redirect URI is not valid.",
+        );
     };
     {
         let mut q = url.query_pairs_mut();
@@ -267,9 +308,11 @@ pub fn redirect_to_client(
 /// Turns an [`AuthError`] into its answer.
 pub fn error_response(state: &AppState, err: AuthError, status: StatusCode) -> HttpResponse {
     match err {
-        AuthError::Page(message) => {
-            error_page(StatusCode::BAD_REQUEST, "This sign-in request cannot be used", &message)
-        }
+        AuthError::Page(message) => error_page(
+            StatusCode::BAD_REQUEST,
+            "This sign-in request cannot be used",
+            &message,
+        ),
         AuthError::Redirect {
             redirect_uri,
             state: st,
@@ -277,7 +320,10 @@ pub fn error_response(state: &AppState, err: AuthError, status: StatusCode) -> H
             description,
         } => redirect_to_client(
             &redirect_uri,
-            &[("error", code.as_str()), ("error_description", &description)],
+            &[
+                ("error", code.as_str()),
+                ("error_description", &description),
+            ],
             st.as_deref(),
             &state.config.issuer,
             status,
@@ -287,7 +333,13 @@ pub fn error_response(state: &AppState, err: AuthError, status: StatusCode) -> H
 }
 
 pub async fn get(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
-    handle(req.clone(), state, req.query_string().as_bytes().to_vec(), StatusCode::FOUND).await
+    handle(
+        req.clone(),
+        state,
+        req.query_string().as_bytes().to_vec(),
+        StatusCode::FOUND,
+    )
+    .await
 }
 
 /// POST is answered with 303, so the browser never re-posts to the client (RFC 9700 4.12).
@@ -295,7 +347,12 @@ pub async fn post(req: HttpRequest, body: web::Bytes, state: web::Data<AppState>
     handle(req, state, body.to_vec(), StatusCode::SEE_OTHER).await
 }
 
-async fn handle(req: HttpRequest, state: web::Data<AppState>, raw: Vec<u8>, status: StatusCode) -> HttpResponse {
+async fn handle(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    raw: Vec<u8>,
+    status: StatusCode,
+) -> HttpResponse {
     let now = clock::now();
     let request = match validate(&state, &raw).await {
         Ok(r) => r,
@@ -309,7 +366,15 @@ async fn handle(req: HttpRequest, state: web::Data<AppState>, raw: Vec<u8>, stat
     let session = match browser.session.as_ref() {
         Some(s) if !request.prompt_login && fresh_enough(s) => s.clone(),
         _ if request.prompt_none => {
-            return error_response(&state, redirect_error(&request, ErrorCode::LoginRequired, "the person is not signed in"), status);
+            return error_response(
+                &state,
+                redirect_error(
+                    &request,
+                    ErrorCode::LoginRequired,
+                    "the person is not signed in",
+                ),
+                status,
+            );
         }
         _ => {
             return HttpResponse::build(StatusCode::SEE_OTHER)
@@ -323,7 +388,11 @@ async fn handle(req: HttpRequest, state: web::Data<AppState>, raw: Vec<u8>, stat
     };
     if needs_consent {
         if request.prompt_none {
-            return error_response(&state, redirect_error(&request, ErrorCode::ConsentRequired, "consent is required"), status);
+            return error_response(
+                &state,
+                redirect_error(&request, ErrorCode::ConsentRequired, "consent is required"),
+                status,
+            );
         }
         return super::consent::show(&state, &browser, &request, &session).await;
     }
@@ -342,7 +411,11 @@ pub fn redirect_error(request: &AuthRequest, code: ErrorCode, description: &str)
 
 /// Whether the person must be asked: never for first-party clients; otherwise when asked to,
 /// or when the remembered consent does not cover every requested scope.
-async fn consent_needed(state: &AppState, request: &AuthRequest, session: &Session) -> Result<bool, DbError> {
+async fn consent_needed(
+    state: &AppState,
+    request: &AuthRequest,
+    session: &Session,
+) -> Result<bool, DbError> {
     if request.client.first_party {
         return Ok(false);
     }

@@ -42,7 +42,9 @@ fn basic_credentials(req: &HttpRequest) -> Result<Option<(String, String)>, OAut
         .ok()
         .and_then(|b| String::from_utf8(b).ok())
         .ok_or_else(OAuthError::invalid_client)?;
-    let (id, secret) = decoded.split_once(':').ok_or_else(OAuthError::invalid_client)?;
+    let (id, secret) = decoded
+        .split_once(':')
+        .ok_or_else(OAuthError::invalid_client)?;
     let id = form_decode(id).ok_or_else(OAuthError::invalid_client)?;
     let secret = form_decode(secret).ok_or_else(OAuthError::invalid_client)?;
     Ok(Some((id, secret)))
@@ -63,7 +65,9 @@ pub async fn authenticate(
             ));
         }
         (Some((id, _)), Some(body_id), None) if id != body_id => {
-            return Err(OAuthError::invalid_request("client_id does not match the credentials"));
+            return Err(OAuthError::invalid_request(
+                "client_id does not match the credentials",
+            ));
         }
         (Some((id, secret)), _, None) => (id, Some(secret)),
         (None, Some(id), secret) => (id.to_string(), secret.map(str::to_string)),

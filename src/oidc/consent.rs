@@ -16,7 +16,12 @@ use crate::web::session::{self, Browser};
 use crate::web::{login, unavailable};
 
 /// Renders the consent page for a validated request.
-pub async fn show(state: &AppState, browser: &Browser, request: &AuthRequest, session: &Session) -> HttpResponse {
+pub async fn show(
+    state: &AppState,
+    browser: &Browser,
+    request: &AuthRequest,
+    session: &Session,
+) -> HttpResponse {
     let user_id = session.user_id.clone();
     let user = match state
         .db
@@ -41,11 +46,19 @@ pub async fn show(state: &AppState, browser: &Browser, request: &AuthRequest, se
 }
 
 /// The person's answer: `decision=allow` issues a code, anything else is a refusal.
-pub async fn submit(req: HttpRequest, body: web::Bytes, state: web::Data<AppState>) -> HttpResponse {
+pub async fn submit(
+    req: HttpRequest,
+    body: web::Bytes,
+    state: web::Data<AppState>,
+) -> HttpResponse {
     let now = clock::now();
     let status = StatusCode::SEE_OTHER;
     let Ok(form) = Params::parse(&body) else {
-        return error_page(StatusCode::BAD_REQUEST, "Invalid request", "The consent form was not sent correctly.");
+        return error_page(
+            StatusCode::BAD_REQUEST,
+            "Invalid request",
+            "The consent form was not sent correctly.",
+        );
     };
     let browser = match session::load(&req, &state, now).await {
         Ok(b) => b,
@@ -72,7 +85,11 @@ pub async fn submit(req: HttpRequest, body: web::Bytes, state: web::Data<AppStat
         tracing::info!(client_id = %request.client.id, user_id = %session.user_id, "A person refused consent.");
         return authorize::error_response(
             &state,
-            redirect_error(&request, ErrorCode::AccessDenied, "the person refused access"),
+            redirect_error(
+                &request,
+                ErrorCode::AccessDenied,
+                "the person refused access",
+            ),
             status,
         );
     }
@@ -83,7 +100,9 @@ pub async fn submit(req: HttpRequest, body: web::Bytes, state: web::Data<AppStat
     );
     if let Err(e) = state
         .db
-        .run(move |conn| db::consents::grant(conn, &user_id, &client_id, &scope, now).map_err(DbError::from))
+        .run(move |conn| {
+            db::consents::grant(conn, &user_id, &client_id, &scope, now).map_err(DbError::from)
+        })
         .await
     {
         return unavailable(e);

@@ -231,15 +231,18 @@ pub async fn refresh_token(
                 }
                 let jti = random::id();
                 let token = random::token();
-                db::tokens::insert(conn, &RefreshToken {
-                    token_hash: random::hash(&token),
-                    access_jti: jti.clone(),
-                    created_at: now,
-                    idle_expires_at: (now + refresh_ttl).min(row.family_expires_at),
-                    rotated_at: None,
-                    revoked_at: None,
-                    ..row.clone()
-                })?;
+                db::tokens::insert(
+                    conn,
+                    &RefreshToken {
+                        token_hash: random::hash(&token),
+                        access_jti: jti.clone(),
+                        created_at: now,
+                        idle_expires_at: (now + refresh_ttl).min(row.family_expires_at),
+                        rotated_at: None,
+                        revoked_at: None,
+                        ..row.clone()
+                    },
+                )?;
                 Ok(Ok(UserGrant {
                     user,
                     scope: granted,
@@ -260,7 +263,12 @@ pub async fn refresh_token(
 }
 
 /// Signs the access token and the ID token of a user grant.
-fn sign_user_grant(state: &AppState, client_id: &str, grant: UserGrant, now: i64) -> Result<Issued, OAuthError> {
+fn sign_user_grant(
+    state: &AppState,
+    client_id: &str,
+    grant: UserGrant,
+    now: i64,
+) -> Result<Issued, OAuthError> {
     let (access_ttl, id_ttl, _) = lifetimes(state);
     let keys = state.keys.get();
     let issuer = &state.config.issuer;
@@ -289,7 +297,10 @@ fn sign_user_grant(state: &AppState, client_id: &str, grant: UserGrant, now: i64
             sid: &grant.sid,
             amr: &grant.amr,
         };
-        Some(claims::id_token(&keys, issuer, &sign_in, &access.token, now, id_ttl).map_err(signing_failed)?)
+        Some(
+            claims::id_token(&keys, issuer, &sign_in, &access.token, now, id_ttl)
+                .map_err(signing_failed)?,
+        )
     } else {
         None
     };

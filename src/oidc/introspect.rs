@@ -26,7 +26,9 @@ pub async fn introspect(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, OAuthError> {
     let params = form_params(&req, &body)?;
-    let client = client_auth::authenticate(&req, &params, &state, false).await?.0;
+    let client = client_auth::authenticate(&req, &params, &state, false)
+        .await?
+        .0;
     let token = params
         .get("token")
         .ok_or_else(|| OAuthError::invalid_request("token is required"))?
@@ -74,7 +76,9 @@ pub async fn revoke(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, OAuthError> {
     let params = form_params(&req, &body)?;
-    let client = client_auth::authenticate(&req, &params, &state, true).await?.0;
+    let client = client_auth::authenticate(&req, &params, &state, true)
+        .await?
+        .0;
     let token = params
         .get("token")
         .ok_or_else(|| OAuthError::invalid_request("token is required"))?
@@ -90,7 +94,9 @@ pub async fn revoke(
             if let Some(claims) = access.filter(|c| c.client_id == client_id) {
                 db::tokens::revoke_access(conn, &claims.jti, claims.exp)?;
                 tracing::info!(client_id = %client_id, "Revoked an access token.");
-            } else if let Some(row) = db::tokens::find(conn, &hash)?.filter(|r| r.client_id == client_id) {
+            } else if let Some(row) =
+                db::tokens::find(conn, &hash)?.filter(|r| r.client_id == client_id)
+            {
                 db::tokens::revoke_family(conn, &row.family_id, now, now + access_ttl)?;
                 tracing::info!(client_id = %client_id, "Revoked a refresh token family.");
             }

@@ -20,7 +20,12 @@ use crate::web::session::{self, Browser};
 use crate::web::unavailable;
 
 /// Parameters the confirmation form carries back.
-const CARRIED: &[&str] = &["id_token_hint", "post_logout_redirect_uri", "state", "client_id"];
+const CARRIED: &[&str] = &[
+    "id_token_hint",
+    "post_logout_redirect_uri",
+    "state",
+    "client_id",
+];
 
 /// A validated logout request.
 struct LogoutRequest {
@@ -31,18 +36,32 @@ struct LogoutRequest {
 }
 
 fn bad(message: &str) -> HttpResponse {
-    error_page(StatusCode::BAD_REQUEST, "This sign-out request cannot be used", message)
+    error_page(
+        StatusCode::BAD_REQUEST,
+        "This sign-out request cannot be used",
+        message,
+    )
 }
 
 async fn validate(state: &AppState, params: &Params) -> Result<LogoutRequest, HttpResponse> {
     let hint = match params.get("id_token_hint") {
         Some(token) => Some(
-            jwt::verify::<IdTokenClaims>(&state.keys.get(), token, "JWT", &state.config.issuer, None, 0)
-                .map_err(|_| bad("The id_token_hint is not a valid ID token from this provider."))?,
+            jwt::verify::<IdTokenClaims>(
+                &state.keys.get(),
+                token,
+                "JWT",
+                &state.config.issuer,
+                None,
+                0,
+            )
+            .map_err(|_| bad("The id_token_hint is not a valid ID token from this provider."))?,
         ),
         None => None,
     };
-    let client_id = match (hint.as_ref().and_then(|h| h.client_id()), params.get("client_id")) {
+    let client_id = match (
+        hint.as_ref().and_then(|h| h.client_id()),
+        params.get("client_id"),
+    ) {
         (Some(a), Some(b)) if a != b => {
             return Err(bad("client_id does not match the id_token_hint."));
         }
@@ -63,7 +82,9 @@ async fn validate(state: &AppState, params: &Params) -> Result<LogoutRequest, Ht
     let post_logout_redirect_uri = match params.get("post_logout_redirect_uri") {
         None => None,
         Some(uri) => match &client {
-            Some(c) if redirect::matches(&c.post_logout_redirect_uris, uri) => Some(uri.to_string()),
+            Some(c) if redirect::matches(&c.post_logout_redirect_uris, uri) => {
+                Some(uri.to_string())
+            }
             Some(_) => {
                 return Err(bad(
                     "The post_logout_redirect_uri is not registered for this application.",
@@ -85,14 +106,25 @@ async fn validate(state: &AppState, params: &Params) -> Result<LogoutRequest, Ht
 }
 
 pub async fn get(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
-    handle(req.clone(), state, req.query_string().as_bytes().to_vec(), false).await
+    handle(
+        req.clone(),
+        state,
+        req.query_string().as_bytes().to_vec(),
+        false,
+    )
+    .await
 }
 
 pub async fn post(req: HttpRequest, body: web::Bytes, state: web::Data<AppState>) -> HttpResponse {
     handle(req, state, body.to_vec(), true).await
 }
 
-async fn handle(req: HttpRequest, state: web::Data<AppState>, raw: Vec<u8>, is_post: bool) -> HttpResponse {
+async fn handle(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    raw: Vec<u8>,
+    is_post: bool,
+) -> HttpResponse {
     let now = clock::now();
     let Ok(params) = Params::parse(&raw) else {
         return bad("The request is malformed.");
@@ -109,10 +141,9 @@ async fn handle(req: HttpRequest, state: web::Data<AppState>, raw: Vec<u8>, is_p
         // Nobody is signed in here: nothing to end.
         return finish(&request, is_post);
     };
-    let hint_names_session = request
-        .hint
-        .as_ref()
-        .is_some_and(|h| h.sub == current.user_id && h.sid.as_deref() == Some(current.sid.as_str()));
+    let hint_names_session = request.hint.as_ref().is_some_and(|h| {
+        h.sub == current.user_id && h.sid.as_deref() == Some(current.sid.as_str())
+    });
     let confirmed = is_post
         && params.get("confirm") == Some("yes")
         && session::csrf_valid(&browser, params.get("csrf_token"));
@@ -144,7 +175,11 @@ fn finish(request: &LogoutRequest, is_post: bool) -> HttpResponse {
     if let Some(s) = &request.state {
         url.query_pairs_mut().append_pair("state", s);
     }
-    let status = if is_post { StatusCode::SEE_OTHER } else { StatusCode::FOUND };
+    let status = if is_post {
+        StatusCode::SEE_OTHER
+    } else {
+        StatusCode::FOUND
+    };
     HttpResponse::build(status)
         .insert_header((header::LOCATION, url.as_str()))
         .finish()

@@ -24,7 +24,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .wrap(cors())
             .route(web::get().to(discovery)),
     )
-    .service(web::resource("/jwks").wrap(cors()).route(web::get().to(jwks)))
+    .service(
+        web::resource("/jwks")
+            .wrap(cors())
+            .route(web::get().to(jwks)),
+    )
     .service(
         web::resource("/authorize")
             .route(web::get().to(authorize::get))

@@ -27,7 +27,10 @@ pub fn form_params(req: &HttpRequest, body: &[u8]) -> Result<Params, OAuthError>
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.split(';').next())
-        .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/x-www-form-urlencoded"));
+        .is_some_and(|v| {
+            v.trim()
+                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+        });
     if !form {
         return Err(OAuthError::invalid_request(
             "the body must be application/x-www-form-urlencoded",
@@ -42,10 +45,14 @@ pub async fn token(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, OAuthError> {
     let params = form_params(&req, &body)?;
-    let client = client_auth::authenticate(&req, &params, &state, true).await?.0;
+    let client = client_auth::authenticate(&req, &params, &state, true)
+        .await?
+        .0;
     let now = clock::now();
     let issued = match params.get("grant_type") {
-        Some("authorization_code") => grants::authorization_code(&state, &client, &params, now).await?,
+        Some("authorization_code") => {
+            grants::authorization_code(&state, &client, &params, now).await?
+        }
         Some("refresh_token") => grants::refresh_token(&state, &client, &params, now).await?,
         Some("client_credentials") => grants::client_credentials(&state, &client, &params, now)?,
         Some(_) => {

@@ -59,7 +59,9 @@ fn header_token(req: &HttpRequest) -> Result<Option<String>, OAuthError> {
     };
     let value = value.to_str().map_err(|_| OAuthError::invalid_token())?;
     match value.split_once(' ') {
-        Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() => {
+        Some((scheme, token))
+            if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() =>
+        {
             Ok(Some(token.trim().to_string()))
         }
         _ => Err(OAuthError::invalid_token()),

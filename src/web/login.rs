@@ -19,9 +19,7 @@ pub const FAILED: &str = "Incorrect username or password.";
 /// Only our own authorization endpoint, or the home page, may be returned to.
 pub fn safe_return_to(raw: Option<&str>) -> String {
     match raw {
-        Some(r) if r.starts_with("/authorize?") && !r.contains(['\\', '\r', '\n']) => {
-            r.to_string()
-        }
+        Some(r) if r.starts_with("/authorize?") && !r.contains(['\\', '\r', '\n']) => r.to_string(),
         _ => "/".to_string(),
     }
 }
@@ -73,7 +71,11 @@ pub async fn show(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse 
     form(&state, &browser, StatusCode::OK, None, "", &return_to)
 }
 
-pub async fn submit(req: HttpRequest, body: web::Bytes, state: web::Data<AppState>) -> HttpResponse {
+pub async fn submit(
+    req: HttpRequest,
+    body: web::Bytes,
+    state: web::Data<AppState>,
+) -> HttpResponse {
     let now = clock::now();
     let Ok(params) = Params::parse(&body) else {
         return pages::error_page(
@@ -97,7 +99,14 @@ pub async fn submit(req: HttpRequest, body: web::Bytes, state: web::Data<AppStat
     let username = params.get("username").unwrap_or("").trim().to_string();
     let password_given = params.get("password").unwrap_or("").to_string();
     if username.is_empty() || password_given.is_empty() || username.len() > 64 {
-        return form(&state, &browser, StatusCode::UNAUTHORIZED, Some(FAILED), &username, &return_to);
+        return form(
+            &state,
+            &browser,
+            StatusCode::UNAUTHORIZED,
+            Some(FAILED),
+            &username,
+            &return_to,
+        );
     }
 
     let cookie_value = random::token();
@@ -147,7 +156,14 @@ pub async fn submit(req: HttpRequest, body: web::Bytes, state: web::Data<AppStat
         }
         Ok(None) => {
             tracing::info!("A sign-in failed.");
-            form(&state, &browser, StatusCode::UNAUTHORIZED, Some(FAILED), &username, &return_to)
+            form(
+                &state,
+                &browser,
+                StatusCode::UNAUTHORIZED,
+                Some(FAILED),
+                &username,
+                &return_to,
+            )
         }
         Err(e) => super::unavailable(e),
     }

@@ -35,11 +35,8 @@ pub fn cors() -> Cors {
 pub fn configure_app(cfg: &mut web::ServiceConfig) {
     cfg.app_data(web::PayloadConfig::new(MAX_BODY))
         .app_data(web::QueryConfig::default().error_handler(|e, _| {
-            actix_web::error::InternalError::from_response(
-                e,
-                HttpResponse::BadRequest().finish(),
-            )
-            .into()
+            actix_web::error::InternalError::from_response(e, HttpResponse::BadRequest().finish())
+                .into()
         }))
         .service(
             web::scope("")
@@ -83,9 +80,7 @@ async fn stylesheet() -> HttpResponse {
 }
 
 async fn healthz() -> HttpResponse {
-    HttpResponse::Ok()
-        .content_type("text/plain")
-        .body("ok")
+    HttpResponse::Ok().content_type("text/plain").body("ok")
 }
 
 /// Ready when the database answers a query.
@@ -150,9 +145,7 @@ pub fn unavailable(e: DbError) -> HttpResponse {
         "Temporarily unavailable",
         "Tessera cannot serve this page right now. Please try again in a moment.",
     );
-    res.headers_mut().insert(
-        header::RETRY_AFTER,
-        header::HeaderValue::from_static("5"),
-    );
+    res.headers_mut()
+        .insert(header::RETRY_AFTER, header::HeaderValue::from_static("5"));
     res
 }

@@ -92,7 +92,10 @@ pub struct HomePage<'a> {
 /// How the consent page explains each scope.
 pub fn describe_scope(scope: &str) -> ScopeLine {
     let (name, description) = match scope {
-        "openid" => ("Sign you in", "Confirm who you are with your Tessera account."),
+        "openid" => (
+            "Sign you in",
+            "Confirm who you are with your Tessera account.",
+        ),
         "profile" => ("Your profile", "Your name and username."),
         "email" => ("Your email address", "The email address on your account."),
         "offline_access" => (
