@@ -7,7 +7,7 @@
 use std::collections::HashMap;
 use std::fs;
 use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 
@@ -54,10 +54,14 @@ pub fn generate(dir: &Path) -> Result<String, KeyError> {
     let kid = public_jwk(&encoding, None)
         .and_then(|jwk| jwk.thumbprint(ThumbprintHash::SHA256).ok())
         .ok_or_else(|| KeyError::Generate("cannot compute the key thumbprint".into()))?;
-    fs::create_dir_all(dir).map_err(|source| KeyError::Io {
-        path: dir.to_path_buf(),
-        source,
-    })?;
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(|source| KeyError::Io {
+            path: dir.to_path_buf(),
+            source,
+        })?;
     let path = key_path(dir, &kid);
     let mut file = fs::OpenOptions::new()
         .write(true)

@@ -9,6 +9,7 @@ pub mod consents;
 pub mod keys;
 pub mod schema;
 pub mod sessions;
+pub mod throttle;
 pub mod tokens;
 pub mod users;
 

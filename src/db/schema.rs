@@ -104,6 +104,15 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    login_throttle (throttle_key) {
+        throttle_key -> Text,
+        failures -> Integer,
+        last_failure_at -> BigInt,
+        blocked_until -> BigInt,
+    }
+}
+
 diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(consents -> users (user_id));
 diesel::joinable!(consents -> clients (client_id));
@@ -117,4 +126,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     revoked_access_tokens,
     consents,
     signing_keys,
+    login_throttle,
 );

@@ -15,6 +15,12 @@ use crate::state::AppState;
 
 /// The one message for every failed sign-in: it never says which part was wrong.
 pub const FAILED: &str = "Incorrect username or password.";
+/// The message while an account or address is throttled: it does not say which.
+pub const THROTTLED: &str = "Too many failed sign-in attempts. Wait a minute and try again.";
+/// Failures an account may have in a row before each further one is delayed.
+const FREE_ACCOUNT_FAILURES: i32 = 5;
+/// Failures one address may have (people behind one NAT share it).
+const FREE_IP_FAILURES: i32 = 20;
 
 /// Only our own authorization endpoint, or the home page, may be returned to.
 pub fn safe_return_to(raw: Option<&str>) -> String {
@@ -120,17 +126,28 @@ pub async fn submit(
         expires_at: now + state.config.session_ttl.as_secs() as i64,
     };
     let old_hash = browser.cookie.as_deref().map(random::hash);
+    let account_key = format!("account:{}", username.to_lowercase());
+    let ip_key = format!("ip:{}", client_ip(&req));
     let name = username.clone();
     let outcome = state
         .db
-        .run(move |conn| -> Result<Option<Session>, DbError> {
+        .run(move |conn| -> Result<Attempt, DbError> {
+            if db::throttle::is_blocked(conn, &account_key, now)?
+                || db::throttle::is_blocked(conn, &ip_key, now)?
+            {
+                return Ok(Attempt::Throttled);
+            }
             let user = db::users::find_by_username(conn, &name)?;
             let ok = match &user {
                 Some(u) => password::verify(&password_given, &u.password_hash) && !u.disabled,
                 None => password::verify_dummy(&password_given),
             };
             let Some(user) = user.filter(|_| ok) else {
-                return Ok(None);
+                conn.immediate_transaction(|conn| {
+                    db::throttle::record_failure(conn, &account_key, FREE_ACCOUNT_FAILURES, now)?;
+                    db::throttle::record_failure(conn, &ip_key, FREE_IP_FAILURES, now)
+                })?;
+                return Ok(Attempt::Failed);
             };
             let session = Session {
                 user_id: user.id,
@@ -140,13 +157,24 @@ pub async fn submit(
                 if let Some(old) = &old_hash {
                     db::sessions::delete(conn, old)?;
                 }
+                db::throttle::clear(conn, &account_key)?;
                 db::sessions::insert(conn, &session)
             })?;
-            Ok(Some(session))
+            Ok(Attempt::SignedIn(session))
         })
         .await;
+    let failed = |status, message| {
+        form(
+            &state,
+            &browser,
+            status,
+            Some(message),
+            &username,
+            &return_to,
+        )
+    };
     match outcome {
-        Ok(Some(session)) => {
+        Ok(Attempt::SignedIn(session)) => {
             tracing::info!(user_id = %session.user_id, "A person signed in.");
             let max_age = session.expires_at - now;
             HttpResponse::SeeOther()
@@ -154,17 +182,31 @@ pub async fn submit(
                 .insert_header((header::LOCATION, return_to))
                 .finish()
         }
-        Ok(None) => {
+        Ok(Attempt::Failed) => {
             tracing::info!("A sign-in failed.");
-            form(
-                &state,
-                &browser,
-                StatusCode::UNAUTHORIZED,
-                Some(FAILED),
-                &username,
-                &return_to,
-            )
+            failed(StatusCode::UNAUTHORIZED, FAILED)
+        }
+        Ok(Attempt::Throttled) => {
+            tracing::warn!("A sign-in was refused: too many recent failures.");
+            let mut res = failed(StatusCode::TOO_MANY_REQUESTS, THROTTLED);
+            res.headers_mut()
+                .insert(header::RETRY_AFTER, header::HeaderValue::from_static("60"));
+            res
         }
         Err(e) => super::unavailable(e),
     }
+}
+
+/// What one sign-in attempt came to.
+enum Attempt {
+    SignedIn(Session),
+    Failed,
+    Throttled,
+}
+
+/// The address the request came from (the TCP peer: no forwarding header is trusted).
+fn client_ip(req: &HttpRequest) -> String {
+    req.peer_addr()
+        .map(|a| a.ip().to_string())
+        .unwrap_or_else(|| "unknown".into())
 }

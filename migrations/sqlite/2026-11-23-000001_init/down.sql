@@ -1,3 +1,4 @@
+DROP TABLE login_throttle;
 DROP TABLE signing_keys;
 DROP TABLE consents;
 DROP TABLE revoked_access_tokens;

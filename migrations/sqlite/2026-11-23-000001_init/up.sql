@@ -88,3 +88,10 @@ CREATE TABLE signing_keys (
     created_at BIGINT NOT NULL,
     retired_at BIGINT
 );
+
+CREATE TABLE login_throttle (
+    throttle_key TEXT PRIMARY KEY NOT NULL,
+    failures INTEGER NOT NULL,
+    last_failure_at BIGINT NOT NULL,
+    blocked_until BIGINT NOT NULL
+);
