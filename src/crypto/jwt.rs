@@ -87,3 +87,168 @@ pub fn verify<T: DeserializeOwned + TimeClaims>(
     }
     Ok(claims)
 }
+
+#[cfg(test)]
+mod tests {
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use serde::Deserialize;
+
+    use super::*;
+    use crate::crypto::keys;
+    use crate::db::keys::KeyRow;
+
+    #[derive(Debug, Serialize, Deserialize)]
+    struct Claims {
+        iss: String,
+        sub: String,
+        exp: i64,
+        #[serde(default)]
+        nbf: Option<i64>,
+    }
+
+    impl TimeClaims for Claims {
+        fn exp(&self) -> i64 {
+            self.exp
+        }
+        fn nbf(&self) -> Option<i64> {
+            self.nbf
+        }
+    }
+
+    fn key_set(dir: &std::path::Path) -> KeySet {
+        let kid = keys::generate(dir).expect("generate");
+        let row = KeyRow {
+            kid,
+            alg: "RS256".into(),
+            created_at: 0,
+            retired_at: None,
+        };
+        KeySet::build(dir, &[row], 0, 60).expect("build")
+    }
+
+    fn claims(exp: i64) -> Claims {
+        Claims {
+            iss: "https://id.example".into(),
+            sub: "u1".into(),
+            exp,
+            nbf: None,
+        }
+    }
+
+    fn b64(v: &serde_json::Value) -> String {
+        URL_SAFE_NO_PAD.encode(v.to_string())
+    }
+
+    #[test]
+    fn signed_tokens_verify_and_forgeries_do_not() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let keys = key_set(dir.path());
+        let token = sign(&keys, ACCESS_TOKEN_TYP, &claims(1_000)).expect("sign");
+        let ok: Claims = verify(
+            &keys,
+            &token,
+            ACCESS_TOKEN_TYP,
+            "https://id.example",
+            Some(500),
+            0,
+        )
+        .expect("valid token");
+        assert_eq!(ok.sub, "u1");
+        // Signed twice with the cached key pair: still valid.
+        let again = sign(&keys, ACCESS_TOKEN_TYP, &claims(1_000)).expect("sign");
+        assert!(
+            verify::<Claims>(
+                &keys,
+                &again,
+                ACCESS_TOKEN_TYP,
+                "https://id.example",
+                Some(500),
+                0
+            )
+            .is_ok()
+        );
+
+        let check = |t: &str| {
+            verify::<Claims>(
+                &keys,
+                t,
+                ACCESS_TOKEN_TYP,
+                "https://id.example",
+                Some(500),
+                0,
+            )
+        };
+        assert_eq!(check(&token).err(), None);
+        assert_eq!(
+            verify::<Claims>(
+                &keys,
+                &token,
+                ACCESS_TOKEN_TYP,
+                "https://other.example",
+                Some(500),
+                0
+            )
+            .err(),
+            Some(VerifyError::Invalid)
+        );
+        assert_eq!(
+            verify::<Claims>(
+                &keys,
+                &token,
+                ACCESS_TOKEN_TYP,
+                "https://id.example",
+                Some(1_000),
+                0
+            )
+            .err(),
+            Some(VerifyError::Expired)
+        );
+        assert_eq!(
+            verify::<Claims>(&keys, &token, "JWT", "https://id.example", Some(500), 0).err(),
+            Some(VerifyError::Type)
+        );
+        let body = token.split('.').nth(1).expect("payload");
+        let kid = keys.signer.kid.clone();
+        let none = format!(
+            "{}.{body}.",
+            b64(&serde_json::json!({"alg": "none", "typ": "at+jwt", "kid": kid}))
+        );
+        assert!(check(&none).is_err());
+        let hs = format!(
+            "{}.{body}.c2ln",
+            b64(&serde_json::json!({"alg": "HS256", "typ": "at+jwt", "kid": kid}))
+        );
+        assert_eq!(check(&hs).err(), Some(VerifyError::Algorithm));
+        let parts: Vec<&str> = token.split('.').collect();
+        let unknown = format!(
+            "{}.{}.{}",
+            b64(&serde_json::json!({"alg": "RS256", "typ": "at+jwt", "kid": "nope"})),
+            parts[1],
+            parts[2]
+        );
+        assert_eq!(check(&unknown).err(), Some(VerifyError::UnknownKey));
+        let tampered = format!(
+            "{}.{}.{}",
+            parts[0],
+            b64(&serde_json::json!(claims(9_999))),
+            parts[2]
+        );
+        assert_eq!(check(&tampered).err(), Some(VerifyError::Invalid));
+        let mut future = claims(1_000);
+        future.nbf = Some(800);
+        let early = sign(&keys, ACCESS_TOKEN_TYP, &future).expect("sign");
+        assert_eq!(
+            verify::<Claims>(
+                &keys,
+                &early,
+                ACCESS_TOKEN_TYP,
+                "https://id.example",
+                Some(500),
+                0
+            )
+            .err(),
+            Some(VerifyError::NotYetValid)
+        );
+    }
+}

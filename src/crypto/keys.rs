@@ -43,6 +43,7 @@ pub struct LoadedKey {
 
 /// A new RSA-2048 key written to `dir/<kid>.pem` with mode 0600; returns its kid.
 pub fn generate(dir: &Path) -> Result<String, KeyError> {
+    super::signer::install();
     let mut rng = rsa::rand_core::OsRng;
     let private =
         rsa::RsaPrivateKey::new(&mut rng, 2048).map_err(|e| KeyError::Generate(e.to_string()))?;
@@ -95,6 +96,7 @@ fn public_jwk(encoding: &EncodingKey, kid: Option<&str>) -> Option<Jwk> {
 
 /// Reads and parses `dir/<kid>.pem`.
 pub fn load(dir: &Path, kid: &str) -> Result<LoadedKey, KeyError> {
+    super::signer::install();
     let path = key_path(dir, kid);
     let pem = fs::read(&path).map_err(|source| KeyError::Io {
         path: path.clone(),
