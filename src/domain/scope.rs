@@ -43,6 +43,17 @@ impl Scopes {
         self.0.iter().all(|s| other.contains(s))
     }
 
+    /// These scopes followed by those of `other` not already here.
+    pub fn union(&self, other: &Scopes) -> Scopes {
+        let mut out = self.0.clone();
+        for s in &other.0 {
+            if !out.contains(s) {
+                out.push(s.clone());
+            }
+        }
+        Scopes(out)
+    }
+
     /// Whether every scope here is among `allowed`.
     pub fn all_in(&self, allowed: &[String]) -> bool {
         self.0.iter().all(|s| allowed.iter().any(|a| a == s))
@@ -75,6 +86,13 @@ mod tests {
     fn refuses_bad_characters() {
         assert!(Scopes::parse("openid \"x\"").is_err());
         assert!(Scopes::parse("open\\id").is_err());
+    }
+
+    #[test]
+    fn union_keeps_both_once() {
+        let a = Scopes::parse("openid email").expect("a");
+        let b = Scopes::parse("openid profile").expect("b");
+        assert_eq!(a.union(&b).to_string(), "openid email profile");
     }
 
     #[test]

@@ -9,6 +9,7 @@ use crate::clock;
 use crate::db::sessions::Session;
 use crate::db::{self, DbError};
 use crate::domain::params::Params;
+use crate::domain::scope::Scopes;
 use crate::error::ErrorCode;
 use crate::state::AppState;
 use crate::web::pages::{self, ConsentPage, describe_scope, error_page};
@@ -96,12 +97,18 @@ pub async fn submit(
     let (user_id, client_id, scope) = (
         session.user_id.clone(),
         request.client.id.clone(),
-        request.scope.to_string(),
+        request.scope.clone(),
     );
+    // Remember the union of what was granted before and now.
     if let Err(e) = state
         .db
         .run(move |conn| {
-            db::consents::grant(conn, &user_id, &client_id, &scope, now).map_err(DbError::from)
+            let before = db::consents::granted(conn, &user_id, &client_id)?;
+            let merged = match before.and_then(|b| Scopes::parse(&b).ok()) {
+                Some(b) => b.union(&scope).to_string(),
+                None => scope.to_string(),
+            };
+            db::consents::grant(conn, &user_id, &client_id, &merged, now).map_err(DbError::from)
         })
         .await
     {
