@@ -2,6 +2,8 @@
 //!
 //! `startup::Application` is what the binary and the integration tests both run.
 
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::panic))]
+
 pub mod cli;
 pub mod clock;
 pub mod config;

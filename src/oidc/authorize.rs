@@ -263,10 +263,11 @@ impl AuthRequest {
             .collect()
     }
 
-    /// Where the login page returns to: this request, without the `prompt=login` that sent
-    /// the browser there (so it does not loop).
+    /// Where the login page returns to: this request, without the `prompt=login` or `max_age`
+    /// that sent the browser there (so it does not loop; the new sign-in satisfies both, and
+    /// its `auth_time` is in the ID token).
     fn return_to(&self) -> String {
-        let mut query = self.params.encode_without(&["prompt"]);
+        let mut query = self.params.encode_without(&["prompt", "max_age"]);
         if self.prompt_consent {
             query.push_str("&prompt=consent");
         }
@@ -362,7 +363,12 @@ async fn handle(
         Ok(b) => b,
         Err(e) => return unavailable(e),
     };
-    let fresh_enough = |s: &Session| request.max_age.is_none_or(|max| now - s.auth_time <= max);
+    // max_age=0 asks for a new sign-in every time, like prompt=login (OIDC Core 3.1.2.1).
+    let fresh_enough = |s: &Session| {
+        request
+            .max_age
+            .is_none_or(|max| max > 0 && now - s.auth_time <= max)
+    };
     let session = match browser.session.as_ref() {
         Some(s) if !request.prompt_login && fresh_enough(s) => s.clone(),
         _ if request.prompt_none => {

@@ -101,6 +101,13 @@ async fn respond(state: &AppState, token: &str) -> Result<HttpResponse, OAuthErr
     let claims = verify_access_token(state, token, now)
         .await?
         .ok_or_else(OAuthError::invalid_token)?;
+    // Tokens issued to a client on its own behalf (client credentials) name no person.
+    if claims.auth_time.is_none() {
+        return Err(OAuthError::new(
+            ErrorCode::InvalidToken,
+            "the access token was not issued for a person",
+        ));
+    }
     let scope = Scopes::parse(&claims.scope).unwrap_or_default();
     if !scope.contains("openid") {
         return Err(OAuthError::new(

@@ -1,0 +1,333 @@
+//! The `tessera` command line: JSON output, exit codes (0, 1, 2) and the key lifecycle.
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+use serde_json::{Value, json};
+
+/// A database and keys folder of its own for CLI runs.
+struct Cli {
+    dir: tempfile::TempDir,
+}
+
+impl Cli {
+    fn new() -> Self {
+        Self {
+            dir: tempfile::tempdir().expect("temp dir"),
+        }
+    }
+
+    fn db_path(&self) -> String {
+        self.dir.path().join("cli.db").display().to_string()
+    }
+
+    fn keys_dir(&self) -> std::path::PathBuf {
+        self.dir.path().join("keys")
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_tessera"));
+        cmd.args(args)
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("TESSERA_DATABASE_URL", self.db_path())
+            .env("TESSERA_KEYS_DIR", self.keys_dir())
+            .env("RUST_LOG", "warn")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        cmd
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        self.command(args).output().expect("run tessera")
+    }
+
+    fn run_with_stdin(&self, args: &[&str], input: &str) -> Output {
+        let mut child = self
+            .command(args)
+            .stdin(Stdio::piped())
+            .spawn()
+            .expect("spawn tessera");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(input.as_bytes())
+            .expect("write stdin");
+        child.wait_with_output().expect("wait for tessera")
+    }
+}
+
+fn code(out: &Output) -> i32 {
+    out.status.code().expect("an exit code")
+}
+
+fn stdout_json(out: &Output) -> Value {
+    let text = String::from_utf8_lossy(&out.stdout);
+    serde_json::from_str(text.trim())
+        .unwrap_or_else(|e| panic!("not one JSON object ({e}): {text}"))
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).trim().to_string()
+}
+
+/// Exit 1 with a single line on stderr.
+fn assert_failure(out: &Output, what: &str) {
+    assert_eq!(code(out), 1, "{what}: stderr {}", stderr(out));
+    let err = stderr(out);
+    assert_eq!(
+        err.lines().count(),
+        1,
+        "{what}: one line on stderr, got:\n{err}"
+    );
+}
+
+#[tokio::test]
+async fn client_create_json_prints_the_id_and_a_working_secret() {
+    let cli = Cli::new();
+
+    let out = cli.run(&[
+        "client",
+        "create",
+        "--client-id",
+        "backend",
+        "--name",
+        "Backend",
+        "--grant-type",
+        "client_credentials",
+        "--json",
+    ]);
+
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let printed = stdout_json(&out);
+    assert_eq!(printed["client_id"], json!("backend"));
+    let secret = printed["client_secret"]
+        .as_str()
+        .expect("client_secret")
+        .to_string();
+    assert!(secret.len() >= 43, "256-bit secret");
+
+    // A server on the same database accepts the printed secret.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let mut env = std::collections::HashMap::new();
+    env.insert(
+        "TESSERA_ISSUER".to_string(),
+        format!("http://127.0.0.1:{port}"),
+    );
+    env.insert("TESSERA_DATABASE_URL".to_string(), cli.db_path());
+    env.insert(
+        "TESSERA_KEYS_DIR".to_string(),
+        cli.keys_dir().display().to_string(),
+    );
+    env.insert(
+        "TESSERA_ADMIN_PASSWORD".to_string(),
+        "admin-password-123".into(),
+    );
+    let config = tessera::config::Config::from_sources(&env, None).expect("config");
+    let app = tessera::startup::Application::build(config, Some(listener)).expect("build");
+    tokio::spawn(app.run_until_stopped());
+    let http = reqwest::Client::new();
+    let reply = http
+        .post(format!("http://127.0.0.1:{port}/token"))
+        .basic_auth("backend", Some(&secret))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .expect("POST /token");
+    assert_eq!(reply.status().as_u16(), 200);
+}
+
+#[test]
+fn duplicate_client_exits_1_with_one_line() {
+    let cli = Cli::new();
+    let args = [
+        "client",
+        "create",
+        "--client-id",
+        "dup",
+        "--name",
+        "Dup",
+        "--redirect-uri",
+        "https://dup.example/cb",
+        "--json",
+    ];
+    assert_eq!(code(&cli.run(&args)), 0);
+
+    let again = cli.run(&args);
+
+    assert_failure(&again, "duplicate client");
+    assert!(again.stdout.is_empty(), "no secret printed on failure");
+}
+
+#[test]
+fn invalid_client_registrations_exit_1() {
+    let cli = Cli::new();
+
+    for (what, args) in [
+        (
+            "http redirect to a remote host",
+            vec!["--redirect-uri", "http://rp.example/cb"],
+        ),
+        (
+            "redirect with a fragment",
+            vec!["--redirect-uri", "https://rp.example/cb#x"],
+        ),
+        (
+            "unknown grant",
+            vec![
+                "--redirect-uri",
+                "https://rp.example/cb",
+                "--grant-type",
+                "password",
+            ],
+        ),
+        (
+            "public client_credentials",
+            vec!["--public", "--grant-type", "client_credentials"],
+        ),
+    ] {
+        let mut all = vec!["client", "create", "--client-id", "c1", "--name", "C"];
+        all.extend(args);
+        assert_failure(&cli.run(&all), what);
+    }
+}
+
+#[test]
+fn user_create_reads_the_password_from_stdin() {
+    let cli = Cli::new();
+
+    let out = cli.run_with_stdin(
+        &[
+            "user",
+            "create",
+            "--username",
+            "carol",
+            "--email",
+            "carol@example.com",
+            "--password-stdin",
+            "--json",
+        ],
+        "a long enough password\n",
+    );
+
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let printed = stdout_json(&out);
+    assert_eq!(printed["username"], json!("carol"));
+    assert!(
+        printed.get("password").is_none(),
+        "a given password is never echoed"
+    );
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("a long enough password"));
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    let cli = Cli::new();
+
+    for (what, args) in [
+        (
+            "missing --username",
+            vec![
+                "user",
+                "create",
+                "--email",
+                "a@example.com",
+                "--password-stdin",
+            ],
+        ),
+        (
+            "no password source",
+            vec![
+                "user",
+                "create",
+                "--username",
+                "a",
+                "--email",
+                "a@example.com",
+            ],
+        ),
+        ("unknown subcommand", vec!["frobnicate"]),
+        ("unknown flag", vec!["keys", "list", "--colour"]),
+        ("missing kid", vec!["keys", "retire"]),
+    ] {
+        let out = cli.run(&args);
+        assert_eq!(code(&out), 2, "{what}: {}", stderr(&out));
+    }
+}
+
+#[test]
+fn invalid_configuration_exits_1_naming_the_variable() {
+    let cli = Cli::new();
+
+    let out = cli
+        .command(&["keys", "list"])
+        .env("TESSERA_BIND", "nonsense")
+        .output()
+        .expect("run");
+    let ttl = cli
+        .command(&["keys", "list"])
+        .env("TESSERA_ACCESS_TOKEN_TTL", "soon")
+        .output()
+        .expect("run");
+
+    assert_failure(&out, "bad TESSERA_BIND");
+    assert!(stderr(&out).contains("TESSERA_BIND"), "{}", stderr(&out));
+    assert_failure(&ttl, "bad TESSERA_ACCESS_TOKEN_TTL");
+    assert!(stderr(&ttl).contains("TESSERA_ACCESS_TOKEN_TTL"));
+}
+
+fn keys(cli: &Cli) -> Vec<Value> {
+    let out = cli.run(&["keys", "list", "--json"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    stdout_json(&out).as_array().expect("an array").clone()
+}
+
+#[test]
+fn keys_rotate_list_and_retire() {
+    use std::os::unix::fs::PermissionsExt;
+    let cli = Cli::new();
+    assert_eq!(code(&cli.run(&["keys", "rotate"])), 0);
+    let first = keys(&cli);
+    assert_eq!(first.len(), 1);
+    assert_eq!(first[0]["state"], json!("signing"));
+    let old_kid = first[0]["kid"].as_str().expect("kid").to_string();
+    let mode = std::fs::metadata(cli.keys_dir().join(format!("{old_kid}.pem")))
+        .expect("key file")
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600, "private key file mode");
+
+    assert_eq!(code(&cli.run(&["keys", "rotate"])), 0);
+    let second = keys(&cli);
+
+    assert_eq!(second.len(), 2);
+    let state = |kid: &str| {
+        second
+            .iter()
+            .find(|k| k["kid"] == json!(kid))
+            .map(|k| k["state"].clone())
+    };
+    assert_eq!(state(&old_kid), Some(json!("retired (published)")));
+    let new_kid = second
+        .iter()
+        .find(|k| k["kid"] != json!(old_kid))
+        .and_then(|k| k["kid"].as_str())
+        .expect("new kid")
+        .to_string();
+    assert_eq!(state(&new_kid), Some(json!("signing")));
+    assert_failure(
+        &cli.run(&["keys", "retire", &new_kid]),
+        "retire the only active key",
+    );
+    assert_failure(
+        &cli.run(&["keys", "retire", &old_kid]),
+        "retire a retired key",
+    );
+    assert_failure(
+        &cli.run(&["keys", "retire", "no-such-kid"]),
+        "retire an unknown key",
+    );
+}

@@ -1,0 +1,21 @@
+//! Tessera's integration tests: one binary, each test with its own server on port 0 and its
+//! own SQLite file, talking HTTP to it (STYLE.md habit 12).
+//!
+//! A failing assertion is how a test fails, so `panic!`-family macros are allowed here.
+#![allow(clippy::panic)]
+
+mod authorize;
+mod browser;
+mod cli;
+mod discovery;
+mod flow;
+mod forge;
+mod helpers;
+mod introspect;
+mod login;
+mod logout;
+mod prompt;
+mod security_headers;
+mod storage;
+mod token;
+mod userinfo;
