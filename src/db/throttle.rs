@@ -1,7 +1,7 @@
 //! Failed sign-in counters per account and per client IP, with growing delays.
 //!
 //! A key may fail `free` times in a row; each further failure blocks it for twice as long as
-//! the one before (1 s, 2 s, 4 s, … up to 15 minutes). A quiet hour forgets the count.
+//! the one before (2 s, 4 s, 8 s, … up to 15 minutes). A quiet hour forgets the count.
 
 use diesel::prelude::*;
 
@@ -35,7 +35,7 @@ pub fn record_failure(conn: &mut super::Conn, key: &str, free: i32, now: i64) ->
     };
     let over = failures - free;
     let blocked_until = if over > 0 {
-        now + (1i64 << (over - 1).min(20)).min(MAX_BLOCK)
+        now + (1i64 << over.min(20)).min(MAX_BLOCK)
     } else {
         0
     };

@@ -17,5 +17,6 @@ mod logout;
 mod prompt;
 mod security_headers;
 mod storage;
+mod throttle;
 mod token;
 mod userinfo;
