@@ -145,6 +145,17 @@ impl Reply {
         self.url.join(raw).expect("a valid Location")
     }
 
+    /// Asserts a redirect after a GET (302 or 303) and answers its query parameters.
+    pub fn redirect_query(&self) -> HashMap<String, String> {
+        assert!(
+            matches!(self.status, 302 | 303),
+            "expected a redirect: {} {}",
+            self.status,
+            self.body
+        );
+        query_of(&self.location())
+    }
+
     /// Asserts a 401 carrying a Bearer challenge with `error="invalid_token"`.
     pub fn assert_invalid_token(&self, what: &str) {
         assert_eq!(self.status, 401, "{what}: status, body {}", self.body);
