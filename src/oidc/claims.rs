@@ -15,6 +15,8 @@ pub struct AccessClaims {
     pub sub: String,
     pub aud: String,
     pub client_id: String,
+    /// Left out when nothing was granted (client credentials without a scope).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub scope: String,
     pub jti: String,
     pub iat: i64,

@@ -304,7 +304,7 @@ fn sign_user_grant(
     } else {
         None
     };
-    tracing::info!(client_id, user_id = %grant.user.id, "Issued tokens.");
+    tracing::info!(client_id = %client_id, user_id = %grant.user.id, "Issued tokens.");
     Ok(Issued {
         access_token: access.token,
         expires_in: access_ttl,

@@ -35,18 +35,21 @@ pub async fn introspect(
         .to_string();
     let now = clock::now();
     if let Some(c) = verify_access_token(&state, &token, now).await? {
-        return Ok(no_store(serde_json::json!({
+        let mut body = serde_json::json!({
             "active": true,
             "iss": c.iss,
             "sub": c.sub,
             "aud": c.aud,
             "client_id": c.client_id,
-            "scope": c.scope,
             "jti": c.jti,
             "iat": c.iat,
             "exp": c.exp,
             "token_type": "Bearer",
-        })));
+        });
+        if !c.scope.is_empty() {
+            body["scope"] = c.scope.into();
+        }
+        return Ok(no_store(body));
     }
     let hash = random::hash(&token);
     let row = state
