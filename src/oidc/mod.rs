@@ -17,6 +17,7 @@ use actix_web::{HttpResponse, web};
 use crate::domain::scope;
 use crate::state::AppState;
 use crate::web::cors;
+use crate::web::pages::paths;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -34,7 +35,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route(web::get().to(authorize::get))
             .route(web::post().to(authorize::post)),
     )
-    .route("/consent", web::post().to(consent::submit))
+    .route(paths::CONSENT, web::post().to(consent::submit))
     .service(
         web::resource("/token")
             .wrap(cors())
@@ -49,7 +50,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .route("/introspect", web::post().to(introspect::introspect))
     .route("/revoke", web::post().to(introspect::revoke))
     .service(
-        web::resource("/logout")
+        web::resource(paths::LOGOUT)
             .route(web::get().to(logout::get))
             .route(web::post().to(logout::post)),
     );

@@ -14,6 +14,7 @@ use crate::clock;
 use crate::db::DbError;
 use crate::oidc;
 use crate::state::AppState;
+use pages::paths;
 
 /// Largest request body accepted anywhere; larger ones get 413.
 pub const MAX_BODY: usize = 64 * 1024;
@@ -33,23 +34,18 @@ pub fn cors() -> Cors {
 
 /// The routing table of the whole application.
 pub fn configure_app(cfg: &mut web::ServiceConfig) {
-    cfg.app_data(web::PayloadConfig::new(MAX_BODY))
-        .app_data(web::QueryConfig::default().error_handler(|e, _| {
-            actix_web::error::InternalError::from_response(e, HttpResponse::BadRequest().finish())
-                .into()
-        }))
-        .service(
-            web::scope("")
-                .wrap(security_headers())
-                .configure(oidc::configure)
-                .route("/login", web::get().to(login::show))
-                .route("/login", web::post().to(login::submit))
-                .route("/", web::get().to(home))
-                .route("/static/tessera.css", web::get().to(stylesheet))
-                .route("/healthz", web::get().to(healthz))
-                .route("/readyz", web::get().to(readyz))
-                .default_service(web::to(not_found)),
-        );
+    cfg.app_data(web::PayloadConfig::new(MAX_BODY)).service(
+        web::scope("")
+            .wrap(security_headers())
+            .configure(oidc::configure)
+            .route(paths::LOGIN, web::get().to(login::show))
+            .route(paths::LOGIN, web::post().to(login::submit))
+            .route("/", web::get().to(home))
+            .route(paths::STYLESHEET, web::get().to(stylesheet))
+            .route("/healthz", web::get().to(healthz))
+            .route("/readyz", web::get().to(readyz))
+            .default_service(web::to(not_found)),
+    );
 }
 
 /// Headers every answer carries (harmless on JSON, required on HTML pages).
