@@ -173,6 +173,14 @@ impl Reply {
     }
 }
 
+/// The string member `name` of a JSON object (a token response, introspection answer, …).
+pub fn str_field(v: &Value, name: &str) -> String {
+    v[name]
+        .as_str()
+        .unwrap_or_else(|| panic!("no `{name}` in {v}"))
+        .to_string()
+}
+
 /// The parameters of a URL's query, each name at most once.
 pub fn query_of(url: &url::Url) -> HashMap<String, String> {
     let mut out = HashMap::new();

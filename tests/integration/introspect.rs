@@ -3,20 +3,13 @@
 use serde_json::json;
 
 use crate::forge::{claims_of, forgeries_of};
-use crate::helpers::{ClientAuth, PORTAL, SPA, Table, TestApp, WEB};
-
-fn field(v: &serde_json::Value, name: &str) -> String {
-    v[name]
-        .as_str()
-        .unwrap_or_else(|| panic!("no `{name}` in {v}"))
-        .to_string()
-}
+use crate::helpers::{ClientAuth, PORTAL, SPA, Table, TestApp, WEB, str_field};
 
 #[tokio::test]
 async fn introspection_describes_an_active_access_token() {
     let app = TestApp::spawn().await;
     let (_, tokens) = app.tokens_for(PORTAL, "openid profile").await;
-    let access = field(&tokens, "access_token");
+    let access = str_field(&tokens, "access_token");
     let claims = claims_of(&access);
 
     let reply = app.introspect(app.basic(PORTAL), &access).await;
@@ -40,7 +33,7 @@ async fn introspection_describes_an_active_refresh_token() {
     let (_, tokens) = app.tokens_for(PORTAL, "openid offline_access").await;
 
     let reply = app
-        .introspect(app.basic(PORTAL), &field(&tokens, "refresh_token"))
+        .introspect(app.basic(PORTAL), &str_field(&tokens, "refresh_token"))
         .await;
 
     assert_eq!(reply.status, 200, "{}", reply.body);
@@ -54,7 +47,7 @@ async fn introspection_describes_an_active_refresh_token() {
 async fn introspection_requires_an_authenticated_confidential_client() {
     let app = TestApp::spawn().await;
     let (_, tokens) = app.tokens_for(PORTAL, "openid").await;
-    let access = field(&tokens, "access_token");
+    let access = str_field(&tokens, "access_token");
     let wrong = "y".repeat(43);
 
     let anonymous = app.introspect(ClientAuth::Anonymous, &access).await;
@@ -80,7 +73,7 @@ async fn introspection_requires_an_authenticated_confidential_client() {
 async fn forged_tokens_are_inactive_at_introspection() {
     let app = TestApp::spawn().await;
     let (_, tokens) = app.tokens_for(PORTAL, "openid").await;
-    let genuine = field(&tokens, "access_token");
+    let genuine = str_field(&tokens, "access_token");
 
     for (what, forged) in forgeries_of(&app, &genuine, "at+jwt").await {
         let reply = app.introspect(app.basic(PORTAL), &forged).await;
@@ -93,8 +86,8 @@ async fn forged_tokens_are_inactive_at_introspection() {
 async fn revoking_an_access_token_makes_it_inactive() {
     let app = TestApp::spawn().await;
     let (_, tokens) = app.tokens_for(PORTAL, "openid offline_access").await;
-    let access = field(&tokens, "access_token");
-    let refresh = field(&tokens, "refresh_token");
+    let access = str_field(&tokens, "access_token");
+    let refresh = str_field(&tokens, "refresh_token");
 
     let reply = app.revoke(app.basic(PORTAL), &access).await;
 
@@ -112,9 +105,9 @@ async fn revoking_an_access_token_makes_it_inactive() {
 async fn revoking_a_refresh_token_revokes_its_family() {
     let app = TestApp::spawn().await;
     let (_, tokens) = app.tokens_for(PORTAL, "openid offline_access").await;
-    let r1 = field(&tokens, "refresh_token");
+    let r1 = str_field(&tokens, "refresh_token");
     let rotated = app.refresh(app.basic(PORTAL), &r1).await;
-    let r2 = field(&rotated.json(), "refresh_token");
+    let r2 = str_field(&rotated.json(), "refresh_token");
 
     let reply = app.revoke(app.basic(PORTAL), &r2).await;
 
@@ -129,7 +122,7 @@ async fn revoking_a_refresh_token_revokes_its_family() {
 async fn a_public_client_revokes_its_own_refresh_token_with_its_client_id() {
     let app = TestApp::spawn().await;
     let (_, tokens) = app.tokens_for(SPA, "openid offline_access").await;
-    let refresh = field(&tokens, "refresh_token");
+    let refresh = str_field(&tokens, "refresh_token");
 
     let reply = app.revoke(ClientAuth::Public(SPA), &refresh).await;
 
@@ -157,8 +150,8 @@ async fn revoking_unknown_or_forged_tokens_answers_200() {
 async fn revocation_requires_client_authentication_and_ownership() {
     let app = TestApp::spawn().await;
     let (_, tokens) = app.tokens_for(PORTAL, "openid offline_access").await;
-    let access = field(&tokens, "access_token");
-    let refresh = field(&tokens, "refresh_token");
+    let access = str_field(&tokens, "access_token");
+    let refresh = str_field(&tokens, "refresh_token");
     let wrong = "z".repeat(43);
 
     let wrong_secret = app
@@ -194,7 +187,7 @@ async fn revocation_requires_client_authentication_and_ownership() {
 async fn repeated_token_parameter_is_invalid_request() {
     let app = TestApp::spawn().await;
     let (_, tokens) = app.tokens_for(PORTAL, "openid").await;
-    let access = field(&tokens, "access_token");
+    let access = str_field(&tokens, "access_token");
     let form = [("token", access.as_str()), ("token", "other")];
 
     let introspect = app

@@ -1,20 +1,14 @@
 //! The token endpoint: client authentication, codes (single use, bound, PKCE), refresh token
 //! rotation and scope, client credentials, and malformed requests.
 
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::browser::AuthRequest;
 use crate::forge::claims_of;
 use crate::helpers::{
-    ClientAuth, NOREFRESH, PORTAL, PORTAL_REDIRECT, SERVICE, SPA, Table, TestApp, WEB, WEB_REDIRECT,
+    ClientAuth, NOREFRESH, PORTAL, PORTAL_REDIRECT, SERVICE, SPA, Table, TestApp, WEB,
+    WEB_REDIRECT, str_field,
 };
-
-fn s(v: &Value, name: &str) -> String {
-    v[name]
-        .as_str()
-        .unwrap_or_else(|| panic!("no `{name}` in {v}"))
-        .to_string()
-}
 
 /// A code for alice and the web app, with the request that produced it.
 async fn web_code(app: &TestApp, req: &AuthRequest) -> String {
@@ -41,7 +35,10 @@ async fn code_replay_is_rejected_and_revokes_the_tokens_it_issued() {
         .await;
     assert_eq!(first.status, 200, "{}", first.body);
     let tokens = first.json();
-    let (access, refresh) = (s(&tokens, "access_token"), s(&tokens, "refresh_token"));
+    let (access, refresh) = (
+        str_field(&tokens, "access_token"),
+        str_field(&tokens, "refresh_token"),
+    );
     assert_eq!(app.userinfo(&access).await.status, 200);
 
     let replay = app
@@ -141,11 +138,11 @@ async fn pkce_verifier_without_a_challenge_is_rejected_as_a_downgrade() {
 async fn refresh_tokens_rotate_and_reuse_revokes_the_family() {
     let app = TestApp::spawn().await;
     let (_, tokens) = app.tokens_for(WEB, "openid profile offline_access").await;
-    let r1 = s(&tokens, "refresh_token");
+    let r1 = str_field(&tokens, "refresh_token");
     let second = app.refresh(app.basic(WEB), &r1).await;
     assert_eq!(second.status, 200, "{}", second.body);
     assert_eq!(second.header("cache-control"), Some("no-store"));
-    let r2 = s(&second.json(), "refresh_token");
+    let r2 = str_field(&second.json(), "refresh_token");
     assert_ne!(r1, r2);
 
     let reuse = app.refresh(app.basic(WEB), &r1).await;
@@ -160,7 +157,7 @@ async fn refresh_tokens_rotate_and_reuse_revokes_the_family() {
 async fn refresh_cannot_widen_scope_but_may_narrow_it() {
     let app = TestApp::spawn().await;
     let (_, tokens) = app.tokens_for(WEB, "openid profile offline_access").await;
-    let r1 = s(&tokens, "refresh_token");
+    let r1 = str_field(&tokens, "refresh_token");
 
     let wider = app
         .token(
@@ -193,7 +190,7 @@ async fn refresh_cannot_widen_scope_but_may_narrow_it() {
     let mut scope: Vec<&str> = body["scope"].as_str().expect("scope").split(' ').collect();
     scope.sort();
     assert_eq!(scope, ["offline_access", "openid"]);
-    let access = claims_of(&s(&body, "access_token"));
+    let access = claims_of(&str_field(&body, "access_token"));
     let mut granted: Vec<&str> = access["scope"]
         .as_str()
         .expect("scope")
@@ -207,7 +204,7 @@ async fn refresh_cannot_widen_scope_but_may_narrow_it() {
 async fn refresh_token_is_bound_to_its_client() {
     let app = TestApp::spawn().await;
     let (_, tokens) = app.tokens_for(WEB, "openid offline_access").await;
-    let r1 = s(&tokens, "refresh_token");
+    let r1 = str_field(&tokens, "refresh_token");
 
     let stolen = app.refresh(app.basic(PORTAL), &r1).await;
 
@@ -306,7 +303,7 @@ async fn client_credentials_issue_an_access_token_only() {
     let body = reply.json();
     assert!(body.get("refresh_token").is_none());
     assert!(body.get("id_token").is_none());
-    let access = s(&body, "access_token");
+    let access = str_field(&body, "access_token");
     let (header, claims) = app.verify_jwt(&access, Some(SERVICE)).await;
     assert_eq!(header.typ.as_deref(), Some("at+jwt"));
     assert_eq!(claims["sub"], json!(SERVICE));
