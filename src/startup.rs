@@ -38,14 +38,22 @@ pub fn prepare(config: &Config) -> anyhow::Result<(Db, Option<String>)> {
     Ok((db, generated))
 }
 
-/// Loads the key set in force now.
-fn load_keys(config: &Config, db: &Db) -> anyhow::Result<(String, KeySet)> {
+/// The key set in force now and its fingerprint; `None` when `current` already holds it.
+fn keys_in_force(
+    config: &Config,
+    db: &Db,
+    current: Option<&KeyStore>,
+) -> anyhow::Result<Option<(String, KeySet)>> {
     let mut conn = db.conn()?;
     let rows = db::keys::all(&mut conn)?;
     let now = clock::now();
     let window = config.key_publish_window();
+    let fingerprint = KeySet::fingerprint(&rows, now, window);
+    if current.is_some_and(|keys| !keys.is_stale(&fingerprint)) {
+        return Ok(None);
+    }
     let set = KeySet::build(&config.keys_dir, &rows, now, window)?;
-    Ok((KeySet::fingerprint(&rows, now, window), set))
+    Ok(Some((fingerprint, set)))
 }
 
 /// A bound, ready-to-run server.
@@ -65,7 +73,8 @@ impl Application {
                  (shown only this once; set TESSERA_ADMIN_PASSWORD to choose it yourself)"
             );
         }
-        let (fingerprint, set) = load_keys(&config, &db)?;
+        let (fingerprint, set) =
+            keys_in_force(&config, &db, None)?.context("no signing key set could be built")?;
         let keys = KeyStore::new(fingerprint, set);
         let listener = match listener {
             Some(l) => l,
@@ -116,23 +125,18 @@ fn spawn_key_reloader(state: web::Data<AppState>) {
             tick.tick().await;
             let st = state.clone();
             let outcome = db::run_blocking(move || -> anyhow::Result<()> {
-                let mut conn = st.db.conn()?;
-                let rows = db::keys::all(&mut conn)?;
-                let now = clock::now();
-                let window = st.config.key_publish_window();
-                let fingerprint = KeySet::fingerprint(&rows, now, window);
-                if st.keys.is_stale(&fingerprint) {
-                    let set = KeySet::build(&st.config.keys_dir, &rows, now, window)?;
+                if let Some((fingerprint, set)) = keys_in_force(&st.config, &st.db, Some(&st.keys))?
+                {
                     st.keys.replace(fingerprint, set);
                     tracing::info!("Reloaded the signing keys.");
                 }
                 Ok(())
             })
-            .await;
-            match outcome {
-                Ok(Ok(())) => {}
-                Ok(Err(e)) => tracing::warn!(error = %e, "Could not reload the signing keys."),
-                Err(e) => tracing::warn!(error = %e, "Could not reload the signing keys."),
+            .await
+            .map_err(anyhow::Error::from)
+            .and_then(|reloaded| reloaded);
+            if let Err(e) = outcome {
+                tracing::warn!(error = %e, "Could not reload the signing keys.");
             }
         }
     });

@@ -5,7 +5,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use crate::helpers::TestApp;
+use crate::helpers::{SERVICE, TestApp};
 
 fn strings(v: &Value) -> Vec<String> {
     v.as_array()
@@ -138,4 +138,46 @@ async fn health_and_readiness_answer_200() {
 
     assert_eq!(app.get("/healthz").await.status, 200);
     assert_eq!(app.get("/readyz").await.status, 200);
+}
+
+#[tokio::test]
+async fn a_key_rotated_by_another_process_is_published_and_then_signs() {
+    let app = TestApp::spawn().await;
+    let (old_kid, _) = app.signing_key();
+    let mut conn = app.db.conn().expect("db connection");
+    let new_kid = tessera::manage::rotate_key(&mut conn, &app.keys_dir, tessera::clock::now())
+        .expect("rotate");
+    drop(conn);
+
+    // The running server reloads keys every 5 s; wait for at most three rounds.
+    let mut kids = Vec::new();
+    for _ in 0..60 {
+        kids = app
+            .jwks()
+            .await
+            .keys
+            .iter()
+            .filter_map(|k| k.common.key_id.clone())
+            .collect::<Vec<_>>();
+        if kids.contains(&new_kid) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+
+    assert!(kids.contains(&new_kid), "new key published: {kids:?}");
+    assert!(
+        kids.contains(&old_kid),
+        "the retired key stays published while its tokens live: {kids:?}"
+    );
+    let reply = app
+        .token(app.basic(SERVICE), &[("grant_type", "client_credentials")])
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let token = reply.json()["access_token"]
+        .as_str()
+        .expect("access_token")
+        .to_string();
+    let header = jsonwebtoken::decode_header(&token).expect("header");
+    assert_eq!(header.kid.as_deref(), Some(new_kid.as_str()));
 }
