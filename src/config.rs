@@ -41,6 +41,24 @@ pub struct Config {
     pub id_token_ttl: Duration,
     pub refresh_token_ttl: Duration,
     pub session_ttl: Duration,
+    /// Whether every person must use a second factor (`TESSERA_MFA`).
+    pub mfa: MfaPolicy,
+    /// Whether people may create their own account at `/register` (`TESSERA_REGISTRATION`).
+    pub registration: Registration,
+}
+
+/// `TESSERA_MFA`: `optional` (people choose, or an admin requires it per user) or `required`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MfaPolicy {
+    Optional,
+    Required,
+}
+
+/// `TESSERA_REGISTRATION`: `open` or `off`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Registration {
+    Open,
+    Off,
 }
 
 /// A setting that could not be used.
@@ -77,6 +95,8 @@ const SETTINGS: &[(&str, &str, Option<&str>)] = &[
         Some("30d"),
     ),
     ("TESSERA_SESSION_TTL", "session_ttl", Some("12h")),
+    ("TESSERA_MFA", "mfa", Some("optional")),
+    ("TESSERA_REGISTRATION", "registration", Some("off")),
 ];
 
 impl Config {
@@ -145,8 +165,20 @@ impl Config {
             }
             Ok(d)
         };
+        let mfa = match value("TESSERA_MFA").as_str() {
+            "optional" => MfaPolicy::Optional,
+            "required" => MfaPolicy::Required,
+            _ => return Err(err("TESSERA_MFA", "expects `optional` or `required`")),
+        };
+        let registration = match value("TESSERA_REGISTRATION").as_str() {
+            "open" => Registration::Open,
+            "off" => Registration::Off,
+            _ => return Err(err("TESSERA_REGISTRATION", "expects `open` or `off`")),
+        };
         const DAY: u64 = 86_400;
         Ok(Self {
+            mfa,
+            registration,
             issuer,
             bind,
             database,
@@ -257,6 +289,17 @@ mod tests {
         assert_eq!(c.id_token_ttl, Duration::from_secs(3600));
         assert_eq!(c.refresh_token_ttl, Duration::from_secs(30 * 86_400));
         assert_eq!(c.session_ttl, Duration::from_secs(12 * 3600));
+        assert_eq!(c.mfa, MfaPolicy::Optional);
+        assert_eq!(c.registration, Registration::Off);
+    }
+
+    #[test]
+    fn mfa_and_registration_settings() {
+        let file = env(&[("registration", "open")]);
+        let c = Config::from_sources(&env(&[("TESSERA_MFA", "required")]), Some(&file))
+            .expect("config");
+        assert_eq!(c.mfa, MfaPolicy::Required);
+        assert_eq!(c.registration, Registration::Open);
     }
 
     #[test]
@@ -282,6 +325,8 @@ mod tests {
             ("TESSERA_SESSION_TTL", "0"),
             ("TESSERA_ADMIN_PASSWORD", "short"),
             ("TESSERA_DATABASE_URL", "postgres://x/y"),
+            ("TESSERA_MFA", "always"),
+            ("TESSERA_REGISTRATION", "yes"),
         ] {
             let e = Config::from_sources(&env(&[(var, value)]), None).expect_err(value);
             assert_eq!(e.variable, var);

@@ -12,6 +12,7 @@ pub mod db;
 pub mod domain;
 pub mod error;
 pub mod manage;
+pub mod mfa;
 pub mod oidc;
 pub mod startup;
 pub mod state;

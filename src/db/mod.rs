@@ -7,6 +7,7 @@ pub mod clients;
 pub mod codes;
 pub mod consents;
 pub mod keys;
+pub mod mfa;
 pub mod schema;
 pub mod sessions;
 pub mod throttle;

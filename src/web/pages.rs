@@ -10,6 +10,9 @@ pub mod paths {
     pub const CONSENT: &str = "/consent";
     pub const LOGOUT: &str = "/logout";
     pub const STYLESHEET: &str = "/static/tessera.css";
+    pub const MFA: &str = "/mfa";
+    pub const ACCOUNT: &str = "/account";
+    pub const REGISTER: &str = "/register";
 }
 
 /// Renders `page` with `status`; a rendering failure becomes a plain 500 without details.

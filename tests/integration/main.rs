@@ -6,6 +6,7 @@
 
 mod authorize;
 mod browser;
+mod browser_mfa;
 mod cli;
 mod discovery;
 mod flow;
@@ -20,3 +21,4 @@ mod storage;
 mod throttle;
 mod token;
 mod userinfo;
+mod webdriver;
