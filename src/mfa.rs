@@ -150,7 +150,9 @@ pub fn enrolment_secret(
         Some(c) => Ok(Some(c.secret)),
         None => {
             let secret = totp::new_secret();
-            db::mfa::put_unconfirmed(conn, user_id, &secret, now)?;
+            conn.immediate_transaction(|conn| {
+                db::mfa::put_unconfirmed(conn, user_id, &secret, now)
+            })?;
             Ok(Some(secret))
         }
     }

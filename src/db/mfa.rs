@@ -2,7 +2,6 @@
 //! their hashed one-time recovery codes, and sign-ins waiting for the second factor.
 
 use diesel::prelude::*;
-use diesel::upsert::excluded;
 
 use super::schema::{mfa_pending, recovery_codes, totp_credentials};
 
@@ -27,7 +26,8 @@ pub fn credential(conn: &mut super::Conn, user_id: &str) -> QueryResult<Option<T
         .optional()
 }
 
-/// Stores a new, unconfirmed secret for the user, replacing any previous one.
+/// Stores a new, unconfirmed secret for the user, replacing any previous one (callers run it
+/// in a transaction).
 pub fn put_unconfirmed(
     conn: &mut super::Conn,
     user_id: &str,
@@ -41,16 +41,9 @@ pub fn put_unconfirmed(
         last_step: 0,
         created_at: now,
     };
+    diesel::delete(totp_credentials::table.find(user_id)).execute(conn)?;
     diesel::insert_into(totp_credentials::table)
         .values(&row)
-        .on_conflict(totp_credentials::user_id)
-        .do_update()
-        .set((
-            totp_credentials::secret.eq(excluded(totp_credentials::secret)),
-            totp_credentials::confirmed.eq(false),
-            totp_credentials::last_step.eq(0),
-            totp_credentials::created_at.eq(excluded(totp_credentials::created_at)),
-        ))
         .execute(conn)
         .map(|_| ())
 }

@@ -209,6 +209,18 @@ impl TestApp {
 
     /// A server whose issuer is `issuer(port)` when given (e.g. an https issuer).
     pub async fn spawn_with_issuer(issuer: Option<fn(u16) -> String>) -> Self {
+        Self::spawn_configured(issuer, &[]).await
+    }
+
+    /// A server with extra `TESSERA_*` settings (e.g. `TESSERA_MFA=required`).
+    pub async fn spawn_with_env(settings: &[(&str, &str)]) -> Self {
+        Self::spawn_configured(None, settings).await
+    }
+
+    async fn spawn_configured(
+        issuer: Option<fn(u16) -> String>,
+        settings: &[(&str, &str)],
+    ) -> Self {
         init_tracing();
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind port 0");
         let port = listener.local_addr().expect("local address").port();
@@ -228,6 +240,9 @@ impl TestApp {
             keys_dir.display().to_string(),
         );
         env.insert("TESSERA_ADMIN_PASSWORD".to_string(), ADMIN_PASSWORD.into());
+        for (name, value) in settings {
+            env.insert(name.to_string(), value.to_string());
+        }
         let config = tessera::config::Config::from_sources(&env, None).expect("valid config");
         let app = tessera::startup::Application::build(config, Some(listener)).expect("build");
         let db = app.db();

@@ -4,6 +4,7 @@
 //! A failing assertion is how a test fails, so `panic!`-family macros are allowed here.
 #![allow(clippy::panic)]
 
+mod account;
 mod authorize;
 mod browser;
 mod browser_mfa;
@@ -15,7 +16,9 @@ mod helpers;
 mod introspect;
 mod login;
 mod logout;
+mod mfa;
 mod prompt;
+mod register;
 mod security_headers;
 mod storage;
 mod throttle;
