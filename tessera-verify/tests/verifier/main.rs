@@ -1,0 +1,9 @@
+//! The verifier's tests: a local provider for the cache and the token rules, and the example
+//! API against a real Tessera server.
+//!
+//! A failing assertion is how a test fails, so `panic!`-family macros are allowed here.
+#![allow(clippy::panic)]
+
+mod key_cache;
+mod local;
+mod tokens;
