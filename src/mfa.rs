@@ -107,7 +107,7 @@ pub fn check_code(
     }
     let code = code.trim();
     let credential = db::mfa::credential(conn, user_id)?.filter(|c| c.confirmed == confirmed);
-    let verdict = conn.immediate_transaction(|conn| -> Result<Verdict, DbError> {
+    let verdict = db::write_transaction(conn, |conn| -> Result<Verdict, DbError> {
         let verdict = match &credential {
             None => Verdict::Wrong,
             Some(c) if totp::is_totp_code(code) => {
@@ -150,7 +150,7 @@ pub fn enrolment_secret(
         Some(c) => Ok(Some(c.secret)),
         None => {
             let secret = totp::new_secret();
-            conn.immediate_transaction(|conn| {
+            db::write_transaction(conn, |conn| {
                 db::mfa::put_unconfirmed(conn, user_id, &secret, now)
             })?;
             Ok(Some(secret))

@@ -81,20 +81,16 @@ pub fn replace_recovery_codes(
 ) -> QueryResult<()> {
     diesel::delete(recovery_codes::table.filter(recovery_codes::user_id.eq(user_id)))
         .execute(conn)?;
-    let rows: Vec<_> = hashes
-        .iter()
-        .map(|h| {
-            (
-                recovery_codes::code_hash.eq(h),
+    for hash in hashes {
+        diesel::insert_into(recovery_codes::table)
+            .values((
+                recovery_codes::code_hash.eq(hash),
                 recovery_codes::user_id.eq(user_id),
                 recovery_codes::created_at.eq(now),
-            )
-        })
-        .collect();
-    diesel::insert_into(recovery_codes::table)
-        .values(&rows)
-        .execute(conn)
-        .map(|_| ())
+            ))
+            .execute(conn)?;
+    }
+    Ok(())
 }
 
 /// Marks an unused recovery code of the user as used; answers whether there was one.

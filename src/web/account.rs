@@ -249,13 +249,13 @@ pub async fn change_password(
                 return Ok(Change::Throttled);
             }
             if !password::verify(&current, &user.password_hash) {
-                conn.immediate_transaction(|conn| {
+                db::write_transaction(conn, |conn| {
                     record_password_failure(conn, &account_key, &ip_key, now)
                 })?;
                 return Ok(Change::WrongCurrent);
             }
             let hash = password::hash(&new).map_err(|_| DbError::Blocking)?;
-            conn.immediate_transaction(|conn| {
+            db::write_transaction(conn, |conn| {
                 db::users::set_password_hash(conn, &user.id, &hash)?;
                 db::sessions::delete_others(conn, &user.id, &keep_sid)?;
                 db::throttle::clear(conn, &account_key)
@@ -374,7 +374,7 @@ pub async fn revoke_app(
     let revoked = state
         .db
         .run(move |conn| -> Result<bool, DbError> {
-            Ok(conn.immediate_transaction(|conn| {
+            Ok(db::write_transaction(conn, |conn| {
                 let had = db::consents::revoke(conn, &user_id, &client)?;
                 for family in db::tokens::live_families(conn, &user_id, &client)? {
                     db::tokens::revoke_family(conn, &family, now, access_expiry)?;

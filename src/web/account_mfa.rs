@@ -130,7 +130,7 @@ pub async fn recovery(
             if !db::mfa::credential(conn, &user_id)?.is_some_and(|c| c.confirmed) {
                 return Ok(None);
             }
-            conn.immediate_transaction(|conn| {
+            db::write_transaction(conn, |conn| {
                 mfa::new_recovery_codes(conn, &user_id, now).map(Some)
             })
         })
@@ -209,7 +209,7 @@ pub async fn disable(
                     ));
                 }
                 if !password::verify(&proof, &user.password_hash) {
-                    conn.immediate_transaction(|conn| {
+                    db::write_transaction(conn, |conn| {
                         account::record_password_failure(conn, &account_key, &ip_key, now)
                     })?;
                     return Ok(Disable::Refused(
@@ -218,7 +218,7 @@ pub async fn disable(
                     ));
                 }
             }
-            conn.immediate_transaction(|conn| db::mfa::remove_all(conn, &user.id))?;
+            db::write_transaction(conn, |conn| db::mfa::remove_all(conn, &user.id))?;
             Ok(Disable::Done)
         })
         .await;

@@ -195,7 +195,7 @@ pub async fn submit(
                     Err(verdict) => return Ok(Outcome::Refused(verdict)),
                 }
             };
-            conn.immediate_transaction(|conn| {
+            db::write_transaction(conn, |conn| {
                 db::mfa::delete_pending(conn, &pending_hash, now)?;
                 db::sessions::insert(conn, &new_session)
             })?;

@@ -1,14 +1,17 @@
 //! Tessera's integration tests: one binary, each test with its own server on port 0 and its
-//! own SQLite file, talking HTTP to it (STYLE.md habit 12).
+//! own database, talking HTTP to it (STYLE.md habit 12). The suite runs on SQLite, then once
+//! more on PostgreSQL (`postgres.rs`) when PostgreSQL's server programs are installed.
 //!
 //! A failing assertion is how a test fails, so `panic!`-family macros are allowed here.
 #![allow(clippy::panic)]
 
 mod account;
 mod authorize;
+mod backend;
 mod browser;
 mod browser_mfa;
 mod cli;
+mod concurrency;
 mod discovery;
 mod flow;
 mod forge;
@@ -17,6 +20,7 @@ mod introspect;
 mod login;
 mod logout;
 mod mfa;
+mod postgres;
 mod prompt;
 mod register;
 mod security_headers;
