@@ -6,7 +6,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 
 use super::account::{self, done, page};
 use super::login::client_ip;
-use super::mfa::{RecoveryPage, enrol_page};
+use super::mfa::{RecoveryPage, enrol_page, enrol_response};
 use super::pages;
 use crate::clock;
 use crate::crypto::password;
@@ -37,7 +37,7 @@ pub async fn setup(req: HttpRequest, body: web::Bytes, state: web::Data<AppState
         .run(move |conn| mfa::enrolment_secret(conn, &user_id, now))
         .await;
     match secret {
-        Ok(Some(secret)) => pages::html(
+        Ok(Some(secret)) => enrol_response(
             StatusCode::OK,
             &enrol_page(
                 &secret,
@@ -87,7 +87,7 @@ pub async fn confirm(
                 },
             )
         }
-        Ok((Err(verdict), Some(secret))) => pages::html(
+        Ok((Err(verdict), Some(secret))) => enrol_response(
             refused_status(&verdict),
             &enrol_page(
                 &secret,

@@ -67,6 +67,16 @@ pub fn enrol_page<'a>(
     }
 }
 
+/// Renders an enrolment page: its policy also allows the QR code's `data:` image.
+pub fn enrol_response(status: StatusCode, page: &EnrolPage<'_>) -> HttpResponse {
+    let mut res = pages::html(status, page);
+    res.headers_mut().insert(
+        header::CONTENT_SECURITY_POLICY,
+        header::HeaderValue::from_static(super::CSP_DATA_IMAGES),
+    );
+    res
+}
+
 /// The browser's pending sign-in, if it has a live one.
 async fn pending(
     state: &AppState,
@@ -113,7 +123,7 @@ async fn view(state: &AppState, user_id: String, now: i64) -> Result<View, DbErr
 fn render(status: StatusCode, view: &View, csrf: &str, error: Option<&str>) -> HttpResponse {
     match view {
         View::Code => pages::html(status, &CodePage { error, csrf }),
-        View::Enrol { secret, username } => pages::html(
+        View::Enrol { secret, username } => enrol_response(
             status,
             &enrol_page(secret, username, csrf, pages::paths::MFA, error, true),
         ),

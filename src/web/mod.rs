@@ -23,8 +23,13 @@ use pages::paths;
 /// Largest request body accepted anywhere; larger ones get 413.
 pub const MAX_BODY: usize = 64 * 1024;
 
-const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self' data:; \
+const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self'; \
                    base-uri 'none'; frame-ancestors 'none'";
+
+/// The policy of the pages that show a QR code as a `data:` image (TOTP enrolment) and only
+/// those: the same as every page's, plus `data:` images.
+pub const CSP_DATA_IMAGES: &str = "default-src 'none'; style-src 'self'; img-src 'self' data:; \
+                                   base-uri 'none'; frame-ancestors 'none'";
 
 /// CORS for the endpoints a single-page app calls from another origin: discovery, JWKS,
 /// token and userinfo (never the authorization endpoint or the pages).

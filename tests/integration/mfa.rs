@@ -52,6 +52,12 @@ pub async fn confirm_on_page(
 ) -> (String, Vec<String>, i64) {
     assert_eq!(page.status, 200, "enrolment page: {}", page.body);
     assert!(page.body.contains("data:image/png;base64,"), "a QR code");
+    let csp = page.header("content-security-policy").unwrap_or_default();
+    assert!(
+        csp.contains("img-src 'self' data:"),
+        "the QR code may load: {csp}"
+    );
+    assert!(csp.contains("default-src 'none'") && csp.contains("frame-ancestors 'none'"));
     let secret: String = texts(&page.body, "#totp-secret")
         .concat()
         .split_whitespace()
@@ -123,6 +129,11 @@ async fn a_sign_in_with_totp_gives_amr_otp_and_acr_2() {
     assert_eq!(reply.header("location"), Some("/mfa"), "{}", reply.body);
     let page = browser.get("/mfa").await;
     assert!(page.body.contains("Two-step verification"));
+    let csp = page.header("content-security-policy").unwrap_or_default();
+    assert!(
+        !csp.contains("data:"),
+        "data: images only where a QR code is shown: {csp}"
+    );
 
     let reply = send_code(
         &browser,
