@@ -57,6 +57,15 @@ fn totp_code(secret: &str, step: u64) -> String {
     totp.generate(step * 30).to_string()
 }
 
+/// With `TESSERA_SCREENSHOTS=1`, saves the page as `docs/screenshots/{name}.png`.
+async fn screenshot_for_docs(c: &Client, name: &str) {
+    if std::env::var("TESSERA_SCREENSHOTS").is_ok_and(|v| v == "1") {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join(format!("docs/screenshots/{name}.png"));
+        save_screenshot(c, &path).await;
+    }
+}
+
 fn current_step() -> u64 {
     u64::try_from(tessera::clock::now()).expect("time after 1970") / 30
 }
@@ -100,11 +109,7 @@ async fn a_person_enrols_totp_and_signs_in_with_it_in_chromium() {
             c.goto(&format!("{base}/authorize?{}", first.query()))
                 .await
                 .expect("authorize");
-            if std::env::var("TESSERA_SCREENSHOTS").is_ok_and(|v| v == "1") {
-                let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-                    .join("docs/screenshots/login.png");
-                save_screenshot(&c, &path).await;
-            }
+            screenshot_for_docs(&c, "login").await;
             sign_in(&c).await;
             let consent = c.heading().await;
             assert!(
@@ -134,6 +139,7 @@ async fn a_person_enrols_totp_and_signs_in_with_it_in_chromium() {
             c.click_css("form[action='/account/mfa/setup'] button")
                 .await;
             assert_eq!(c.heading().await, "Set up two-step verification");
+            screenshot_for_docs(&c, "mfa-setup").await;
             let qr = c.find(Locator::Css("img.qr")).await.expect("a QR code");
             let src = qr.attr("src").await.expect("src").unwrap_or_default();
             assert!(
@@ -152,6 +158,7 @@ async fn a_person_enrols_totp_and_signs_in_with_it_in_chromium() {
                 .expect("codes");
             assert_eq!(codes.len(), 10, "ten recovery codes");
             c.click_css("a.button").await;
+            screenshot_for_docs(&c, "account").await;
             let page = c.source().await.expect("page source");
             assert!(
                 page.contains("Two-step verification is on."),
@@ -174,6 +181,7 @@ async fn a_person_enrols_totp_and_signs_in_with_it_in_chromium() {
                 .expect("authorize");
             sign_in(&c).await;
             assert_eq!(c.heading().await, "Two-step verification");
+            screenshot_for_docs(&c, "mfa").await;
             let step = current_step().max(enrol_step + 1);
             c.fill("code", &totp_code(&key, step)).await;
             c.click_css("form[action='/mfa'] button").await;
