@@ -22,7 +22,8 @@ pub fn output_dir() -> PathBuf {
 
 fn find_program(env_var: &str, candidates: &[&str]) -> Option<PathBuf> {
     if let Some(p) = std::env::var_os(env_var) {
-        return Some(PathBuf::from(p));
+        let p = PathBuf::from(p);
+        return p.is_file().then_some(p);
     }
     let path = std::env::var_os("PATH").unwrap_or_default();
     candidates.iter().find_map(|name| {
@@ -45,8 +46,10 @@ pub struct Chrome {
 }
 
 impl Chrome {
-    /// Starts chromedriver and a headless Chromium session for the test `test`; `None` (after
-    /// printing why) when chromedriver is not installed and the browser is not required.
+    /// Starts chromedriver (`TESSERA_CHROMEDRIVER`, else `chromedriver` on the PATH or in
+    /// /usr/bin) and a headless Chromium session (`TESSERA_CHROMIUM`, else /usr/bin/chromium)
+    /// for the test `test`; `None` (after printing why) when chromedriver is not installed and
+    /// the browser is not required.
     pub async fn start(test: &str) -> Option<Self> {
         let required = std::env::var("TESSERA_REQUIRE_BROWSER").is_ok_and(|v| v == "1");
         let Some(driver_path) = find_program(
