@@ -64,6 +64,7 @@ fn form(
             username,
             csrf: &csrf,
             return_to,
+            registration_open: state.config.registration == crate::config::Registration::Open,
         },
     )
 }

@@ -55,6 +55,8 @@ pub struct LoginPage<'a> {
     pub username: &'a str,
     pub csrf: &'a str,
     pub return_to: &'a str,
+    /// Whether to offer `/register`.
+    pub registration_open: bool,
 }
 
 /// One scope as a person reads it on the consent page.

@@ -27,6 +27,11 @@ fn person<'a>(username: &'a str, email: &'a str, password: &'a str) -> Vec<(&'a 
 async fn registration_is_off_by_default() {
     let app = TestApp::spawn().await;
     let browser = app.browser();
+    let (login, _) = browser.login_form().await;
+    assert!(
+        !login.body.contains("/register"),
+        "no link while registration is off"
+    );
     let page = browser.get("/register").await;
     assert_eq!(page.status, 404);
     assert!(
@@ -60,6 +65,11 @@ async fn registration_is_off_by_default() {
 async fn an_open_registration_creates_an_account_that_signs_in() {
     let app = TestApp::spawn_with_env(&[("TESSERA_REGISTRATION", "open")]).await;
     let browser = app.browser();
+    let (login, _) = browser.login_form().await;
+    assert!(
+        login.body.contains("href=\"/register\""),
+        "the sign-in page offers it"
+    );
     let mut fields = person("eve", "eve@example.com", "a long enough password");
     fields.push(("name", "Eve Example"));
     let reply = register(&browser, &fields).await;
