@@ -320,3 +320,73 @@ async fn tessera_mfa_required_makes_everyone_enrol() {
     let app = TestApp::spawn_with_env(&[("TESSERA_MFA", "required")]).await;
     enrols_at_sign_in(&app).await;
 }
+
+#[tokio::test]
+async fn a_pending_sign_in_expires_and_is_used_once() {
+    let app = TestApp::spawn().await;
+    let enrolled = enrol_alice(&app).await;
+    let code = totp_code(&enrolled.secret, step_now().max(enrolled.step + 1));
+
+    // Completed once: the pending cookie value is spent (the session has a new value).
+    let browser = after_password(&app).await;
+    let pending_cookie = browser.session_cookie().expect("pending cookie");
+    let page = browser.get("/mfa").await;
+    let form = Form::find(&page.body, "/mfa").set("code", &code);
+    assert_eq!(browser.submit(&form, &[]).await.status, 303);
+    assert_ne!(
+        browser.session_cookie(),
+        Some(pending_cookie.clone()),
+        "new cookie value"
+    );
+    let thief = app.browser();
+    thief.set_session_cookie(&pending_cookie);
+    let reply = thief.submit(&form, &[]).await;
+    assert_eq!(reply.status, 303, "{}", reply.body);
+    assert_eq!(
+        reply.header("location"),
+        Some("/login"),
+        "nothing left to complete"
+    );
+    assert!(!has_live_session(&thief).await);
+
+    // Expired: five minutes after the password the code no longer helps.
+    let late = after_password(&app).await;
+    let page = late.get("/mfa").await;
+    let form = Form::find(&page.body, "/mfa").set("code", &code);
+    {
+        use diesel::prelude::*;
+        let mut conn = app.db.conn().expect("db");
+        diesel::update(tessera::db::schema::mfa_pending::table)
+            .set(tessera::db::schema::mfa_pending::expires_at.eq(tessera::clock::now() - 1))
+            .execute(&mut *conn)
+            .expect("age the pending sign-in");
+    }
+    let reply = late.submit(&form, &[]).await;
+    assert_eq!(reply.header("location"), Some("/login"), "{}", reply.body);
+    assert!(!has_live_session(&late).await);
+}
+
+#[tokio::test]
+async fn wrong_codes_count_against_the_address_like_wrong_passwords() {
+    let app = TestApp::spawn().await;
+    enrol_alice(&app).await;
+    // 5 wrong codes (the account's free ones) and 16 wrong passwords for unknown names make
+    // 21 failures from this address: one more than it may have.
+    let browser = after_password(&app).await;
+    for _ in 0..5 {
+        assert_eq!(send_code(&browser, "000000").await.status, 401);
+    }
+    for i in 0..16 {
+        let reply = app
+            .browser()
+            .sign_in(&format!("nobody{i}"), "wrong password")
+            .await;
+        assert_eq!(reply.status, 401, "wrong password {i}");
+    }
+    let reply = app.browser().sign_in(ALICE, ALICE_PASSWORD).await;
+    assert_eq!(
+        reply.status, 429,
+        "the address is throttled: {}",
+        reply.body
+    );
+}
