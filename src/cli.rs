@@ -41,6 +41,12 @@ pub enum Command {
     /// Manage signing keys.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Delete expired codes, tokens, sessions and throttling rows, and exit.
+    Cleanup {
+        /// Print one JSON object with the counts.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -222,6 +228,24 @@ pub fn run_command(command: Command, config: &Config) -> anyhow::Result<()> {
                 if let Some(s) = shown {
                     println!("Client secret (shown only once): {s}");
                 }
+            }
+        }
+        Command::Cleanup { json } => {
+            let db = open_db(config)?;
+            let removed = crate::cleanup::run(&mut *db.conn()?, now)?;
+            if json {
+                println!("{}", serde_json::to_string(&removed)?);
+            } else {
+                println!(
+                    "Deleted {} expired row(s): {} code(s), {} refresh token(s), {} revoked \
+                     access token id(s), {} session(s), {} throttling counter(s).",
+                    removed.total(),
+                    removed.auth_codes,
+                    removed.refresh_tokens,
+                    removed.revoked_access_tokens,
+                    removed.sessions,
+                    removed.login_throttle
+                );
             }
         }
         Command::Keys(cmd) => {

@@ -41,7 +41,62 @@ pub struct Config {
     pub id_token_ttl: Duration,
     pub refresh_token_ttl: Duration,
     pub session_ttl: Duration,
+    /// `text` (default) or `json` log lines.
+    pub log_format: LogFormat,
+    /// How often the background task deletes expired rows.
+    pub cleanup_interval: Duration,
+    /// When set, signing keys live in the database, encrypted under this AES-256 key;
+    /// otherwise they are PEM files in `keys_dir`.
+    pub key_encryption_key: Option<KeyEncryptionKey>,
+    /// How often a running server reloads the signing keys from the database.
+    pub key_reload_interval: Duration,
+    /// How long a new key is published in the JWKS before it signs.
+    pub key_prepublish: Duration,
 }
+
+/// How log lines are written to standard error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// The 256-bit key that encrypts signing keys at rest; never printed.
+#[derive(Clone, PartialEq, Eq)]
+pub struct KeyEncryptionKey([u8; 32]);
+
+impl KeyEncryptionKey {
+    /// 32 bytes in standard or URL-safe base64 (padded or not), e.g. from `openssl rand -base64 32`.
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        use base64::Engine;
+        use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+        let raw = raw.trim();
+        let bytes = STANDARD
+            .decode(raw)
+            .or_else(|_| URL_SAFE_NO_PAD.decode(raw.trim_end_matches('=')))
+            .map_err(|_| "expects 32 bytes in base64, e.g. from `openssl rand -base64 32`")?;
+        let key: [u8; 32] = bytes.try_into().map_err(|b: Vec<u8>| {
+            format!(
+                "expects 32 bytes in base64 (got {}), e.g. from `openssl rand -base64 32`",
+                b.len()
+            )
+        })?;
+        Ok(Self(key))
+    }
+
+    pub fn bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+}
+
+impl fmt::Debug for KeyEncryptionKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("KeyEncryptionKey([redacted])")
+    }
+}
+
+/// How long the JWKS may be cached (its `Cache-Control: max-age`).
+pub const JWKS_MAX_AGE: Duration = Duration::from_secs(300);
 
 /// A setting that could not be used.
 #[derive(Debug, thiserror::Error)]
@@ -77,6 +132,15 @@ const SETTINGS: &[(&str, &str, Option<&str>)] = &[
         Some("30d"),
     ),
     ("TESSERA_SESSION_TTL", "session_ttl", Some("12h")),
+    ("TESSERA_LOG_FORMAT", "log_format", Some("text")),
+    ("TESSERA_CLEANUP_INTERVAL", "cleanup_interval", Some("10m")),
+    ("TESSERA_KEY_ENCRYPTION_KEY", "key_encryption_key", None),
+    (
+        "TESSERA_KEY_RELOAD_INTERVAL",
+        "key_reload_interval",
+        Some("5s"),
+    ),
+    ("TESSERA_KEY_PREPUBLISH", "key_prepublish", None),
 ];
 
 impl Config {
@@ -146,7 +210,31 @@ impl Config {
             Ok(d)
         };
         const DAY: u64 = 86_400;
+        let log_format = match value("TESSERA_LOG_FORMAT").trim() {
+            "text" => LogFormat::Text,
+            "json" => LogFormat::Json,
+            _ => return Err(err("TESSERA_LOG_FORMAT", "expects `text` or `json`")),
+        };
+        let key_encryption_key = match get("TESSERA_KEY_ENCRYPTION_KEY") {
+            Some(raw) => Some(
+                KeyEncryptionKey::parse(&raw).map_err(|m| err("TESSERA_KEY_ENCRYPTION_KEY", m))?,
+            ),
+            None => None,
+        };
+        let key_reload_interval = ttl("TESSERA_KEY_RELOAD_INTERVAL", Duration::from_secs(30))?;
+        // Long enough for every instance to publish the key (one reload) and for every cached
+        // JWKS to expire, unless set.
+        let key_prepublish = match get("TESSERA_KEY_PREPUBLISH") {
+            Some(raw) if raw.trim() == "0" => Duration::ZERO,
+            Some(_) => ttl("TESSERA_KEY_PREPUBLISH", Duration::from_secs(7 * DAY))?,
+            None => JWKS_MAX_AGE + key_reload_interval,
+        };
         Ok(Self {
+            log_format,
+            cleanup_interval: ttl("TESSERA_CLEANUP_INTERVAL", Duration::from_secs(DAY))?,
+            key_encryption_key,
+            key_reload_interval,
+            key_prepublish,
             issuer,
             bind,
             database,
@@ -257,6 +345,10 @@ mod tests {
         assert_eq!(c.id_token_ttl, Duration::from_secs(3600));
         assert_eq!(c.refresh_token_ttl, Duration::from_secs(30 * 86_400));
         assert_eq!(c.session_ttl, Duration::from_secs(12 * 3600));
+        assert_eq!(c.log_format, LogFormat::Text);
+        assert_eq!(c.key_encryption_key, None);
+        assert_eq!(c.key_reload_interval, Duration::from_secs(5));
+        assert_eq!(c.key_prepublish, Duration::from_secs(305));
     }
 
     #[test]
@@ -282,6 +374,11 @@ mod tests {
             ("TESSERA_SESSION_TTL", "0"),
             ("TESSERA_ADMIN_PASSWORD", "short"),
             ("TESSERA_DATABASE_URL", "postgres://x"),
+            ("TESSERA_LOG_FORMAT", "yaml"),
+            ("TESSERA_KEY_ENCRYPTION_KEY", "c2hvcnQ="),
+            ("TESSERA_KEY_ENCRYPTION_KEY", "not base64!"),
+            ("TESSERA_KEY_RELOAD_INTERVAL", "1m"),
+            ("TESSERA_CLEANUP_INTERVAL", "never"),
         ] {
             let e = Config::from_sources(&env(&[(var, value)]), None).expect_err(value);
             assert_eq!(e.variable, var);
@@ -303,5 +400,14 @@ mod tests {
         )
         .expect("config");
         assert!(!format!("{pg:?}").contains("pg-secret"));
+        let kek = "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVowMTIzNDU=";
+        let with_kek = Config::from_sources(&env(&[("TESSERA_KEY_ENCRYPTION_KEY", kek)]), None)
+            .expect("config");
+        assert_eq!(
+            with_kek.key_encryption_key.as_ref().map(|k| k.bytes()[0]),
+            Some(b'A')
+        );
+        assert!(!format!("{with_kek:?}").contains(kek));
+        assert!(!format!("{with_kek:?}").contains("ABCDEF"));
     }
 }

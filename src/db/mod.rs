@@ -6,6 +6,7 @@
 pub mod clients;
 pub mod codes;
 pub mod consents;
+pub mod expired;
 pub mod keys;
 pub mod schema;
 pub mod sessions;

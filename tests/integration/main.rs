@@ -17,6 +17,7 @@ mod helpers;
 mod introspect;
 mod login;
 mod logout;
+mod operations;
 mod postgres;
 mod prompt;
 mod security_headers;
