@@ -9,7 +9,7 @@ use anyhow::Context;
 
 use crate::clock;
 use crate::config::Config;
-use crate::crypto::keys::{KeySet, KeyStore};
+use crate::crypto::keys::{KeySet, KeyStore, KeyVault};
 use crate::db::{self, Db};
 use crate::manage;
 use crate::state::AppState;
@@ -27,8 +27,13 @@ pub fn prepare(config: &Config) -> anyhow::Result<(Db, Option<String>)> {
     }
     let mut conn = db.conn()?;
     let now = clock::now();
-    if manage::ensure_signing_key(&mut conn, &config.keys_dir, now)? {
-        tracing::info!(dir = %config.keys_dir.display(), "Created the first signing key.");
+    let vault = KeyVault::from_config(config);
+    if manage::ensure_signing_key(&mut conn, &vault, now)? {
+        if vault.in_database() {
+            tracing::info!("Created the first signing key, encrypted in the database.");
+        } else {
+            tracing::info!(dir = %config.keys_dir.display(), "Created the first signing key.");
+        }
     }
     let generated = manage::bootstrap_admin(
         &mut conn,
@@ -52,7 +57,7 @@ fn keys_in_force(
     if current.is_some_and(|keys| !keys.is_stale(&fingerprint)) {
         return Ok(None);
     }
-    let set = KeySet::build(&config.keys_dir, &rows, now, window)?;
+    let set = KeySet::build(&KeyVault::from_config(config), &rows, now, window)?;
     Ok(Some((fingerprint, set)))
 }
 

@@ -5,4 +5,5 @@ pub mod jwt;
 pub mod keys;
 pub mod password;
 pub mod random;
+pub mod sealed;
 pub mod signer;

@@ -216,6 +216,11 @@ impl TestApp {
         Self::spawn_custom(issuer, &[]).await
     }
 
+    /// A server with extra `TESSERA_*` settings.
+    pub async fn spawn_with_env(extra: &[(&str, &str)]) -> Self {
+        Self::spawn_custom(None, extra).await
+    }
+
     async fn spawn_custom(issuer: Option<fn(u16) -> String>, extra: &[(&str, &str)]) -> Self {
         let dir = Arc::new(tempfile::tempdir().expect("temp dir"));
         let database = Arc::new(TestDatabase::create(dir.path()));

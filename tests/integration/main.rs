@@ -15,6 +15,7 @@ mod flow;
 mod forge;
 mod helpers;
 mod introspect;
+mod keys;
 mod login;
 mod logout;
 mod operations;
