@@ -52,6 +52,24 @@ pub struct Config {
     pub key_reload_interval: Duration,
     /// How long a new key is published in the JWKS before it signs.
     pub key_prepublish: Duration,
+    /// Whether every person must use a second factor (`TESSERA_MFA`).
+    pub mfa: MfaPolicy,
+    /// Whether people may create their own account at `/register` (`TESSERA_REGISTRATION`).
+    pub registration: Registration,
+}
+
+/// `TESSERA_MFA`: `optional` (people choose, or an admin requires it per user) or `required`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MfaPolicy {
+    Optional,
+    Required,
+}
+
+/// `TESSERA_REGISTRATION`: `open` or `off`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Registration {
+    Open,
+    Off,
 }
 
 /// How log lines are written to standard error.
@@ -141,6 +159,8 @@ const SETTINGS: &[(&str, &str, Option<&str>)] = &[
         Some("5s"),
     ),
     ("TESSERA_KEY_PREPUBLISH", "key_prepublish", None),
+    ("TESSERA_MFA", "mfa", Some("optional")),
+    ("TESSERA_REGISTRATION", "registration", Some("off")),
 ];
 
 impl Config {
@@ -209,6 +229,16 @@ impl Config {
             }
             Ok(d)
         };
+        let mfa = match value("TESSERA_MFA").as_str() {
+            "optional" => MfaPolicy::Optional,
+            "required" => MfaPolicy::Required,
+            _ => return Err(err("TESSERA_MFA", "expects `optional` or `required`")),
+        };
+        let registration = match value("TESSERA_REGISTRATION").as_str() {
+            "open" => Registration::Open,
+            "off" => Registration::Off,
+            _ => return Err(err("TESSERA_REGISTRATION", "expects `open` or `off`")),
+        };
         const DAY: u64 = 86_400;
         let log_format = match value("TESSERA_LOG_FORMAT").trim() {
             "text" => LogFormat::Text,
@@ -235,6 +265,8 @@ impl Config {
             key_encryption_key,
             key_reload_interval,
             key_prepublish,
+            mfa,
+            registration,
             issuer,
             bind,
             database,
@@ -349,6 +381,17 @@ mod tests {
         assert_eq!(c.key_encryption_key, None);
         assert_eq!(c.key_reload_interval, Duration::from_secs(5));
         assert_eq!(c.key_prepublish, Duration::from_secs(305));
+        assert_eq!(c.mfa, MfaPolicy::Optional);
+        assert_eq!(c.registration, Registration::Off);
+    }
+
+    #[test]
+    fn mfa_and_registration_settings() {
+        let file = env(&[("registration", "open")]);
+        let c = Config::from_sources(&env(&[("TESSERA_MFA", "required")]), Some(&file))
+            .expect("config");
+        assert_eq!(c.mfa, MfaPolicy::Required);
+        assert_eq!(c.registration, Registration::Open);
     }
 
     #[test]
@@ -379,6 +422,8 @@ mod tests {
             ("TESSERA_KEY_ENCRYPTION_KEY", "not base64!"),
             ("TESSERA_KEY_RELOAD_INTERVAL", "1m"),
             ("TESSERA_CLEANUP_INTERVAL", "never"),
+            ("TESSERA_MFA", "always"),
+            ("TESSERA_REGISTRATION", "yes"),
         ] {
             let e = Config::from_sources(&env(&[(var, value)]), None).expect_err(value);
             assert_eq!(e.variable, var);

@@ -8,6 +8,7 @@ pub mod codes;
 pub mod consents;
 pub mod expired;
 pub mod keys;
+pub mod mfa;
 pub mod schema;
 pub mod sessions;
 pub mod throttle;

@@ -216,9 +216,9 @@ impl TestApp {
         Self::spawn_custom(issuer, &[]).await
     }
 
-    /// A server with extra `TESSERA_*` settings.
-    pub async fn spawn_with_env(extra: &[(&str, &str)]) -> Self {
-        Self::spawn_custom(None, extra).await
+    /// A server with extra `TESSERA_*` settings (e.g. `TESSERA_MFA=required`).
+    pub async fn spawn_with_env(settings: &[(&str, &str)]) -> Self {
+        Self::spawn_custom(None, settings).await
     }
 
     async fn spawn_custom(issuer: Option<fn(u16) -> String>, extra: &[(&str, &str)]) -> Self {

@@ -5,9 +5,11 @@
 //! A failing assertion is how a test fails, so `panic!`-family macros are allowed here.
 #![allow(clippy::panic)]
 
+mod account;
 mod authorize;
 mod backend;
 mod browser;
+mod browser_mfa;
 mod cli;
 mod concurrency;
 mod discovery;
@@ -19,10 +21,13 @@ mod keys;
 mod login;
 mod logout;
 mod operations;
+mod mfa;
 mod postgres;
 mod prompt;
+mod register;
 mod security_headers;
 mod storage;
 mod throttle;
 mod token;
 mod userinfo;
+mod webdriver;
