@@ -41,6 +41,9 @@ pub struct Config {
     pub id_token_ttl: Duration,
     pub refresh_token_ttl: Duration,
     pub session_ttl: Duration,
+    /// How long a query waits for another connection's write lock before the request is
+    /// answered 503 (SQLite `busy_timeout`).
+    pub database_busy_timeout: Duration,
 }
 
 /// A setting that could not be used.
@@ -77,6 +80,11 @@ const SETTINGS: &[(&str, &str, Option<&str>)] = &[
         Some("30d"),
     ),
     ("TESSERA_SESSION_TTL", "session_ttl", Some("12h")),
+    (
+        "TESSERA_DATABASE_BUSY_TIMEOUT",
+        "database_busy_timeout",
+        Some("5s"),
+    ),
 ];
 
 impl Config {
@@ -156,6 +164,8 @@ impl Config {
             id_token_ttl: ttl("TESSERA_ID_TOKEN_TTL", Duration::from_secs(DAY))?,
             refresh_token_ttl: ttl("TESSERA_REFRESH_TOKEN_TTL", Duration::from_secs(365 * DAY))?,
             session_ttl: ttl("TESSERA_SESSION_TTL", Duration::from_secs(90 * DAY))?,
+            database_busy_timeout: parse_busy_timeout(&value("TESSERA_DATABASE_BUSY_TIMEOUT"))
+                .map_err(|m| err("TESSERA_DATABASE_BUSY_TIMEOUT", m))?,
         })
     }
 
@@ -236,6 +246,20 @@ fn parse_duration(raw: &str) -> Result<Duration, String> {
     Ok(d)
 }
 
+/// `250ms`, `5s` or a plain number of milliseconds; from 1 ms to 60 s.
+fn parse_busy_timeout(raw: &str) -> Result<Duration, String> {
+    let expects = "expects a duration from 1ms to 60s, such as 250ms or 5s";
+    let raw = raw.trim();
+    let d = match raw.parse::<u64>() {
+        Ok(ms) => Duration::from_millis(ms),
+        Err(_) => humantime::parse_duration(raw).map_err(|_| expects.to_string())?,
+    };
+    if d < Duration::from_millis(1) || d > Duration::from_secs(60) {
+        return Err(expects.into());
+    }
+    Ok(d)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -257,6 +281,17 @@ mod tests {
         assert_eq!(c.id_token_ttl, Duration::from_secs(3600));
         assert_eq!(c.refresh_token_ttl, Duration::from_secs(30 * 86_400));
         assert_eq!(c.session_ttl, Duration::from_secs(12 * 3600));
+        assert_eq!(c.database_busy_timeout, Duration::from_secs(5));
+    }
+
+    #[test]
+    fn busy_timeout_takes_milliseconds() {
+        let c = Config::from_sources(&env(&[("TESSERA_DATABASE_BUSY_TIMEOUT", "250ms")]), None)
+            .expect("config");
+        assert_eq!(c.database_busy_timeout, Duration::from_millis(250));
+        let c = Config::from_sources(&env(&[("TESSERA_DATABASE_BUSY_TIMEOUT", "1500")]), None)
+            .expect("config");
+        assert_eq!(c.database_busy_timeout, Duration::from_millis(1500));
     }
 
     #[test]
@@ -282,6 +317,9 @@ mod tests {
             ("TESSERA_SESSION_TTL", "0"),
             ("TESSERA_ADMIN_PASSWORD", "short"),
             ("TESSERA_DATABASE_URL", "postgres://x/y"),
+            ("TESSERA_DATABASE_BUSY_TIMEOUT", "0"),
+            ("TESSERA_DATABASE_BUSY_TIMEOUT", "2m"),
+            ("TESSERA_DATABASE_BUSY_TIMEOUT", "later"),
         ] {
             let e = Config::from_sources(&env(&[(var, value)]), None).expect_err(value);
             assert_eq!(e.variable, var);

@@ -70,16 +70,39 @@ impl DatabaseUrl {
     }
 }
 
+/// How long a query waits for another connection's lock unless configured otherwise.
+pub const DEFAULT_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
 #[derive(Debug)]
-struct SqlitePragmas;
+struct SqlitePragmas {
+    busy_timeout_ms: u128,
+}
 
 impl CustomizeConnection<Conn, diesel::r2d2::Error> for SqlitePragmas {
     fn on_acquire(&self, conn: &mut Conn) -> Result<(), diesel::r2d2::Error> {
-        conn.batch_execute(
-            "PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL; \
+        conn.batch_execute(&format!(
+            "PRAGMA busy_timeout = {}; PRAGMA journal_mode = WAL; \
              PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
-        )
+            self.busy_timeout_ms
+        ))
         .map_err(diesel::r2d2::Error::QueryError)
+    }
+}
+
+impl DbError {
+    /// Whether the database could not be reached or stayed locked by another connection past
+    /// the busy timeout: a temporary condition, answered 503 with `Retry-After`.
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            Self::Pool(_) | Self::Blocking => true,
+            Self::Query(diesel::result::Error::DatabaseError(_, info)) => {
+                let message = info.message().to_ascii_lowercase();
+                message.contains("database is locked")
+                    || message.contains("database table is locked")
+                    || message.contains("database is busy")
+            }
+            _ => false,
+        }
     }
 }
 
@@ -92,6 +115,11 @@ pub struct Db {
 impl Db {
     /// Opens the pool, creating the SQLite file (and its folder) when missing.
     pub fn connect(url: &DatabaseUrl) -> Result<Self, DbError> {
+        Self::connect_with(url, DEFAULT_BUSY_TIMEOUT)
+    }
+
+    /// Like [`Db::connect`], with queries waiting at most `busy_timeout` for a lock.
+    pub fn connect_with(url: &DatabaseUrl, busy_timeout: Duration) -> Result<Self, DbError> {
         let DatabaseUrl::Sqlite(path) = url;
         if path != ":memory:"
             && let Some(parent) = std::path::Path::new(path).parent()
@@ -104,7 +132,9 @@ impl Db {
             .max_size(8)
             .min_idle(Some(1))
             .connection_timeout(Duration::from_secs(10))
-            .connection_customizer(Box::new(SqlitePragmas))
+            .connection_customizer(Box::new(SqlitePragmas {
+                busy_timeout_ms: busy_timeout.as_millis(),
+            }))
             .build(Manager::new(path.clone()))?;
         Ok(Self { pool })
     }

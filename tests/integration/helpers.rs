@@ -45,18 +45,21 @@ pub const SERVICE: &str = "service";
 
 static TRACING: Once = Once::new();
 
-/// Logs stay quiet unless `TEST_LOG` is set.
+/// Logs stay quiet unless `TEST_LOG` is set, or go to the secrets audit folder when one is set.
 fn init_tracing() {
-    if std::env::var_os("TEST_LOG").is_some() {
-        TRACING.call_once(|| {
+    TRACING.call_once(|| {
+        if crate::audit::init_log() {
+            return;
+        }
+        if std::env::var_os("TEST_LOG").is_some() {
             tracing_subscriber::fmt()
                 .with_env_filter(tracing_subscriber::EnvFilter::new(
                     "debug,actix_server=warn",
                 ))
                 .with_test_writer()
                 .init();
-        });
-    }
+        }
+    });
 }
 
 /// A running server with its fixtures.
@@ -104,6 +107,7 @@ impl Reply {
         let headers = resp.headers().clone();
         let url = resp.url().clone();
         let body = resp.text().await.expect("read the response body");
+        crate::audit::observe(status, &headers, &body);
         Self {
             status,
             headers,
@@ -209,6 +213,15 @@ impl TestApp {
 
     /// A server whose issuer is `issuer(port)` when given (e.g. an https issuer).
     pub async fn spawn_with_issuer(issuer: Option<fn(u16) -> String>) -> Self {
+        Self::spawn_with(issuer, &[]).await
+    }
+
+    /// A server with extra `TESSERA_*` settings (e.g. a short database busy timeout).
+    pub async fn spawn_with_env(settings: &[(&str, &str)]) -> Self {
+        Self::spawn_with(None, settings).await
+    }
+
+    async fn spawn_with(issuer: Option<fn(u16) -> String>, settings: &[(&str, &str)]) -> Self {
         init_tracing();
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind port 0");
         let port = listener.local_addr().expect("local address").port();
@@ -228,12 +241,22 @@ impl TestApp {
             keys_dir.display().to_string(),
         );
         env.insert("TESSERA_ADMIN_PASSWORD".to_string(), ADMIN_PASSWORD.into());
+        for (k, v) in settings {
+            env.insert(k.to_string(), v.to_string());
+        }
         let config = tessera::config::Config::from_sources(&env, None).expect("valid config");
         let app = tessera::startup::Application::build(config, Some(listener)).expect("build");
         let db = app.db();
         tokio::spawn(app.run_until_stopped());
 
         let (alice_id, secrets) = create_fixtures(&db);
+        for secret in secrets
+            .values()
+            .map(String::as_str)
+            .chain([ALICE_PASSWORD, ADMIN_PASSWORD])
+        {
+            crate::audit::secret(secret);
+        }
         let api = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .build()
@@ -448,7 +471,8 @@ impl TestApp {
     }
 }
 
-fn create_fixtures(db: &tessera::db::Db) -> (String, HashMap<&'static str, String>) {
+/// Alice and the fixture clients; answers alice's id and the generated client secrets.
+pub fn create_fixtures(db: &tessera::db::Db) -> (String, HashMap<&'static str, String>) {
     let mut conn = db.conn().expect("db connection");
     let now = tessera::clock::now();
     let alice = tessera::manage::create_user(

@@ -4,6 +4,7 @@
 //! A failing assertion is how a test fails, so `panic!`-family macros are allowed here.
 #![allow(clippy::panic)]
 
+mod audit;
 mod authorize;
 mod browser;
 mod cli;
@@ -15,6 +16,7 @@ mod introspect;
 mod login;
 mod logout;
 mod prompt;
+mod security;
 mod security_headers;
 mod storage;
 mod throttle;
