@@ -3,5 +3,6 @@
 
 mod crash;
 mod process;
+mod secrets;
 mod sweep;
 mod unavailable;
