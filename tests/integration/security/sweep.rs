@@ -340,7 +340,7 @@ fn request(i: usize) -> Vec<u8> {
 }
 
 /// Sends one request and answers the status code, if the server answered with one.
-async fn send(addr: &str, bytes: &[u8]) -> Option<u16> {
+pub async fn send(addr: &str, bytes: &[u8]) -> Option<u16> {
     let mut stream = tokio::net::TcpStream::connect(addr).await.ok()?;
     let _ = stream.write_all(bytes).await;
     let _ = stream.shutdown().await;
@@ -357,6 +357,7 @@ async fn send(addr: &str, bytes: &[u8]) -> Option<u16> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ten_thousand_malformed_requests_get_no_5xx_and_no_panic() {
+    let _heavy = super::HEAVY.lock().await;
     let server = ServerProcess::start("sweep").await;
     let addr = server.base.trim_start_matches("http://").to_string();
     let next = Arc::new(AtomicUsize::new(0));

@@ -29,10 +29,10 @@ fn assert_unavailable(reply: &Reply, json: bool, what: &str) {
 }
 
 /// Another process's connection holding the write lock of the database file.
-struct Lock(SqliteConnection);
+pub struct Lock(SqliteConnection);
 
 impl Lock {
-    fn take(app: &TestApp) -> Self {
+    pub fn take(app: &TestApp) -> Self {
         let mut conn =
             SqliteConnection::establish(&app.db_path.display().to_string()).expect("connect");
         conn.batch_execute("BEGIN EXCLUSIVE")
@@ -40,7 +40,7 @@ impl Lock {
         Self(conn)
     }
 
-    fn release(mut self) {
+    pub fn release(mut self) {
         self.0.batch_execute("COMMIT").expect("release the lock");
     }
 }
