@@ -316,7 +316,7 @@ mod tests {
             ("TESSERA_ACCESS_TOKEN_TTL", "soon"),
             ("TESSERA_SESSION_TTL", "0"),
             ("TESSERA_ADMIN_PASSWORD", "short"),
-            ("TESSERA_DATABASE_URL", "postgres://x/y"),
+            ("TESSERA_DATABASE_URL", "postgres://x"),
             ("TESSERA_DATABASE_BUSY_TIMEOUT", "0"),
             ("TESSERA_DATABASE_BUSY_TIMEOUT", "2m"),
             ("TESSERA_DATABASE_BUSY_TIMEOUT", "later"),
@@ -335,5 +335,11 @@ mod tests {
         )
         .expect("config");
         assert!(!format!("{c:?}").contains("a-very-long-password"));
+        let pg = Config::from_sources(
+            &env(&[("TESSERA_DATABASE_URL", "postgres://u:pg-secret@db/t")]),
+            None,
+        )
+        .expect("config");
+        assert!(!format!("{pg:?}").contains("pg-secret"));
     }
 }

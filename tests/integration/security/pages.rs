@@ -74,13 +74,15 @@ async fn every_other_html_page_carries_the_security_headers() {
             .await,
         200,
     ));
-    let lock = Lock::take(&app);
-    pages.push((
-        "unavailable page",
-        browser.authorize(&AuthRequest::for_client(PORTAL)).await,
-        503,
-    ));
-    lock.release();
+    if !crate::backend::on_postgres() {
+        let lock = Lock::take(&app);
+        pages.push((
+            "unavailable page",
+            browser.authorize(&AuthRequest::for_client(PORTAL)).await,
+            503,
+        ));
+        lock.release();
+    }
     let home = Form::find(&browser.get("/").await.body, "/logout");
     let signed_out = browser.submit(&home, &[("confirm", "yes")]).await;
     pages.push(("signed-out page", signed_out, 200));
