@@ -56,6 +56,9 @@ pub struct Config {
     pub mfa: MfaPolicy,
     /// Whether people may create their own account at `/register` (`TESSERA_REGISTRATION`).
     pub registration: Registration,
+    /// How long a query waits for another connection's write lock before the request is
+    /// answered 503 (SQLite `busy_timeout`).
+    pub database_busy_timeout: Duration,
 }
 
 /// `TESSERA_MFA`: `optional` (people choose, or an admin requires it per user) or `required`.
@@ -161,6 +164,11 @@ const SETTINGS: &[(&str, &str, Option<&str>)] = &[
     ("TESSERA_KEY_PREPUBLISH", "key_prepublish", None),
     ("TESSERA_MFA", "mfa", Some("optional")),
     ("TESSERA_REGISTRATION", "registration", Some("off")),
+    (
+        "TESSERA_DATABASE_BUSY_TIMEOUT",
+        "database_busy_timeout",
+        Some("5s"),
+    ),
 ];
 
 impl Config {
@@ -276,6 +284,8 @@ impl Config {
             id_token_ttl: ttl("TESSERA_ID_TOKEN_TTL", Duration::from_secs(DAY))?,
             refresh_token_ttl: ttl("TESSERA_REFRESH_TOKEN_TTL", Duration::from_secs(365 * DAY))?,
             session_ttl: ttl("TESSERA_SESSION_TTL", Duration::from_secs(90 * DAY))?,
+            database_busy_timeout: parse_busy_timeout(&value("TESSERA_DATABASE_BUSY_TIMEOUT"))
+                .map_err(|m| err("TESSERA_DATABASE_BUSY_TIMEOUT", m))?,
         })
     }
 
@@ -356,6 +366,20 @@ fn parse_duration(raw: &str) -> Result<Duration, String> {
     Ok(d)
 }
 
+/// `250ms`, `5s` or a plain number of milliseconds; from 1 ms to 60 s.
+fn parse_busy_timeout(raw: &str) -> Result<Duration, String> {
+    let expects = "expects a duration from 1ms to 60s, such as 250ms or 5s";
+    let raw = raw.trim();
+    let d = match raw.parse::<u64>() {
+        Ok(ms) => Duration::from_millis(ms),
+        Err(_) => humantime::parse_duration(raw).map_err(|_| expects.to_string())?,
+    };
+    if d < Duration::from_millis(1) || d > Duration::from_secs(60) {
+        return Err(expects.into());
+    }
+    Ok(d)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -383,6 +407,7 @@ mod tests {
         assert_eq!(c.key_prepublish, Duration::from_secs(305));
         assert_eq!(c.mfa, MfaPolicy::Optional);
         assert_eq!(c.registration, Registration::Off);
+        assert_eq!(c.database_busy_timeout, Duration::from_secs(5));
     }
 
     #[test]
@@ -392,6 +417,16 @@ mod tests {
             .expect("config");
         assert_eq!(c.mfa, MfaPolicy::Required);
         assert_eq!(c.registration, Registration::Open);
+    }
+
+    #[test]
+    fn busy_timeout_takes_milliseconds() {
+        let c = Config::from_sources(&env(&[("TESSERA_DATABASE_BUSY_TIMEOUT", "250ms")]), None)
+            .expect("config");
+        assert_eq!(c.database_busy_timeout, Duration::from_millis(250));
+        let c = Config::from_sources(&env(&[("TESSERA_DATABASE_BUSY_TIMEOUT", "1500")]), None)
+            .expect("config");
+        assert_eq!(c.database_busy_timeout, Duration::from_millis(1500));
     }
 
     #[test]
@@ -424,6 +459,9 @@ mod tests {
             ("TESSERA_CLEANUP_INTERVAL", "never"),
             ("TESSERA_MFA", "always"),
             ("TESSERA_REGISTRATION", "yes"),
+            ("TESSERA_DATABASE_BUSY_TIMEOUT", "0"),
+            ("TESSERA_DATABASE_BUSY_TIMEOUT", "2m"),
+            ("TESSERA_DATABASE_BUSY_TIMEOUT", "later"),
         ] {
             let e = Config::from_sources(&env(&[(var, value)]), None).expect_err(value);
             assert_eq!(e.variable, var);

@@ -6,6 +6,7 @@
 #![allow(clippy::panic)]
 
 mod account;
+mod audit;
 mod authorize;
 mod backend;
 mod browser;
@@ -20,11 +21,12 @@ mod introspect;
 mod keys;
 mod login;
 mod logout;
-mod operations;
 mod mfa;
+mod operations;
 mod postgres;
 mod prompt;
 mod register;
+mod security;
 mod security_headers;
 mod storage;
 mod throttle;
