@@ -1,8 +1,6 @@
 //! Administrative operations shared by the CLI, the server's first start and the tests:
 //! creating users and clients, bootstrapping the admin, and the signing-key lifecycle.
 
-use std::path::Path;
-
 use crate::crypto::{keys, password, random};
 use crate::db::clients::Client;
 use crate::db::users::User;
@@ -222,31 +220,55 @@ pub fn bootstrap_admin(
 }
 
 /// Makes sure an active signing key exists, generating the first one.
-pub fn ensure_signing_key(conn: &mut Conn, dir: &Path, now: i64) -> Result<bool, ManageError> {
+pub fn ensure_signing_key(
+    conn: &mut Conn,
+    vault: &keys::KeyVault,
+    now: i64,
+) -> Result<bool, ManageError> {
     let rows = db::keys::all(conn)?;
-    if rows.iter().any(|r| r.retired_at.is_none()) {
+    if rows.iter().any(|r| r.is_active(now)) {
         return Ok(false);
     }
-    rotate_key(conn, dir, now)?;
+    rotate_key(conn, vault, now, 0)?;
     Ok(true)
 }
 
-/// Generates a new signing key, makes it the signer, and retires the previous ones
-/// (they stay published until the tokens they signed have expired).
-pub fn rotate_key(conn: &mut Conn, dir: &Path, now: i64) -> Result<String, ManageError> {
-    let kid = keys::generate(dir)?;
-    db::keys::insert(conn, &kid, now)?;
-    db::keys::retire_all_but(conn, &kid, now)?;
+/// Generates a new signing key, published at once, which signs `prepublish` seconds from now;
+/// the keys in force until then retire at that moment (and stay published until the tokens
+/// they signed have expired). With no active key, the new one signs at once.
+pub fn rotate_key(
+    conn: &mut Conn,
+    vault: &keys::KeyVault,
+    now: i64,
+    prepublish: i64,
+) -> Result<String, ManageError> {
+    let (kid, private_key) = vault.generate()?;
+    db::write_transaction(conn, |conn| {
+        let any_active = db::keys::all(conn)?.iter().any(|r| r.is_active(now));
+        let signs_from = if any_active { now + prepublish } else { now };
+        db::keys::insert(
+            conn,
+            &db::keys::KeyRow {
+                kid: kid.clone(),
+                alg: "RS256".into(),
+                created_at: now,
+                retired_at: None,
+                private_key,
+                signs_from,
+            },
+        )?;
+        db::keys::retire_all_but(conn, &kid, now, signs_from)
+    })?;
     Ok(kid)
 }
 
 /// Retires one key. The last active key cannot be retired: rotate instead.
 pub fn retire_key(conn: &mut Conn, kid: &str, now: i64) -> Result<(), ManageError> {
     let rows = db::keys::all(conn)?;
-    let active: Vec<_> = rows.iter().filter(|r| r.retired_at.is_none()).collect();
+    let active: Vec<_> = rows.iter().filter(|r| r.is_active(now)).collect();
     match rows.iter().find(|r| r.kid == kid) {
         None => Err(ManageError::Invalid(format!("no key with kid `{kid}`"))),
-        Some(r) if r.retired_at.is_some() => Err(ManageError::Invalid(format!(
+        Some(r) if !r.is_active(now) => Err(ManageError::Invalid(format!(
             "key `{kid}` is already retired"
         ))),
         Some(_) if active.len() == 1 => Err(ManageError::Invalid(

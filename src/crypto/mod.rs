@@ -5,5 +5,6 @@ pub mod jwt;
 pub mod keys;
 pub mod password;
 pub mod random;
+pub mod sealed;
 pub mod signer;
 pub mod totp;

@@ -102,6 +102,8 @@ diesel::table! {
         alg -> Text,
         created_at -> BigInt,
         retired_at -> Nullable<BigInt>,
+        private_key -> Nullable<Text>,
+        signs_from -> BigInt,
     }
 }
 

@@ -212,10 +212,12 @@ pub async fn submit(
         }
         Ok(Attempt::Failed) => {
             tracing::info!("A sign-in failed.");
+            state.metrics.login_failed("wrong_credentials");
             failed(StatusCode::UNAUTHORIZED, FAILED)
         }
         Ok(Attempt::Throttled) => {
             tracing::warn!("A sign-in was refused: too many recent failures.");
+            state.metrics.login_failed("throttled");
             let mut res = failed(StatusCode::TOO_MANY_REQUESTS, THROTTLED);
             res.headers_mut()
                 .insert(header::RETRY_AFTER, header::HeaderValue::from_static("60"));

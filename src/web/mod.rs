@@ -54,6 +54,7 @@ pub fn configure_app(cfg: &mut web::ServiceConfig) {
             .route(paths::STYLESHEET, web::get().to(stylesheet))
             .route("/healthz", web::get().to(healthz))
             .route("/readyz", web::get().to(readyz))
+            .route("/metrics", web::get().to(crate::metrics::serve))
             .default_service(web::to(not_found)),
     );
 }

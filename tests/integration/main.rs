@@ -6,6 +6,7 @@
 #![allow(clippy::panic)]
 
 mod account;
+mod audit;
 mod authorize;
 mod backend;
 mod browser;
@@ -17,12 +18,15 @@ mod flow;
 mod forge;
 mod helpers;
 mod introspect;
+mod keys;
 mod login;
 mod logout;
 mod mfa;
+mod operations;
 mod postgres;
 mod prompt;
 mod register;
+mod security;
 mod security_headers;
 mod storage;
 mod throttle;
