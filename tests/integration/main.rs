@@ -7,6 +7,7 @@
 
 mod authorize;
 mod backend;
+mod backup;
 mod browser;
 mod cli;
 mod concurrency;
