@@ -74,6 +74,9 @@ pub struct UserCreate {
     /// Give the user the admin role.
     #[arg(long)]
     pub admin: bool,
+    /// The user must use a second factor (TOTP) at every sign-in.
+    #[arg(long)]
+    pub require_mfa: bool,
     /// Print one JSON object.
     #[arg(long)]
     pub json: bool,
@@ -164,8 +167,9 @@ pub fn run_command(command: Command, config: &Config) -> anyhow::Result<()> {
                 crate::crypto::random::token()
             };
             let db = open_db(config)?;
+            let mut conn = db.conn()?;
             let user = manage::create_user(
-                &mut *db.conn()?,
+                &mut conn,
                 NewUser {
                     username: args.username,
                     email: args.email,
@@ -175,6 +179,9 @@ pub fn run_command(command: Command, config: &Config) -> anyhow::Result<()> {
                 },
                 now,
             )?;
+            if args.require_mfa {
+                manage::set_mfa_required(&mut conn, &user.username, true)?;
+            }
             let shown = args.generate_password.then_some(password);
             if args.json {
                 let mut out = serde_json::json!({"id": user.id, "username": user.username});

@@ -52,6 +52,27 @@ pub struct Config {
     pub key_reload_interval: Duration,
     /// How long a new key is published in the JWKS before it signs.
     pub key_prepublish: Duration,
+    /// Whether every person must use a second factor (`TESSERA_MFA`).
+    pub mfa: MfaPolicy,
+    /// Whether people may create their own account at `/register` (`TESSERA_REGISTRATION`).
+    pub registration: Registration,
+    /// How long a query waits for another connection's write lock before the request is
+    /// answered 503 (SQLite `busy_timeout`).
+    pub database_busy_timeout: Duration,
+}
+
+/// `TESSERA_MFA`: `optional` (people choose, or an admin requires it per user) or `required`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MfaPolicy {
+    Optional,
+    Required,
+}
+
+/// `TESSERA_REGISTRATION`: `open` or `off`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Registration {
+    Open,
+    Off,
 }
 
 /// How log lines are written to standard error.
@@ -141,6 +162,13 @@ const SETTINGS: &[(&str, &str, Option<&str>)] = &[
         Some("5s"),
     ),
     ("TESSERA_KEY_PREPUBLISH", "key_prepublish", None),
+    ("TESSERA_MFA", "mfa", Some("optional")),
+    ("TESSERA_REGISTRATION", "registration", Some("off")),
+    (
+        "TESSERA_DATABASE_BUSY_TIMEOUT",
+        "database_busy_timeout",
+        Some("5s"),
+    ),
 ];
 
 impl Config {
@@ -209,6 +237,16 @@ impl Config {
             }
             Ok(d)
         };
+        let mfa = match value("TESSERA_MFA").as_str() {
+            "optional" => MfaPolicy::Optional,
+            "required" => MfaPolicy::Required,
+            _ => return Err(err("TESSERA_MFA", "expects `optional` or `required`")),
+        };
+        let registration = match value("TESSERA_REGISTRATION").as_str() {
+            "open" => Registration::Open,
+            "off" => Registration::Off,
+            _ => return Err(err("TESSERA_REGISTRATION", "expects `open` or `off`")),
+        };
         const DAY: u64 = 86_400;
         let log_format = match value("TESSERA_LOG_FORMAT").trim() {
             "text" => LogFormat::Text,
@@ -235,6 +273,8 @@ impl Config {
             key_encryption_key,
             key_reload_interval,
             key_prepublish,
+            mfa,
+            registration,
             issuer,
             bind,
             database,
@@ -244,6 +284,8 @@ impl Config {
             id_token_ttl: ttl("TESSERA_ID_TOKEN_TTL", Duration::from_secs(DAY))?,
             refresh_token_ttl: ttl("TESSERA_REFRESH_TOKEN_TTL", Duration::from_secs(365 * DAY))?,
             session_ttl: ttl("TESSERA_SESSION_TTL", Duration::from_secs(90 * DAY))?,
+            database_busy_timeout: parse_busy_timeout(&value("TESSERA_DATABASE_BUSY_TIMEOUT"))
+                .map_err(|m| err("TESSERA_DATABASE_BUSY_TIMEOUT", m))?,
         })
     }
 
@@ -324,6 +366,20 @@ fn parse_duration(raw: &str) -> Result<Duration, String> {
     Ok(d)
 }
 
+/// `250ms`, `5s` or a plain number of milliseconds; from 1 ms to 60 s.
+fn parse_busy_timeout(raw: &str) -> Result<Duration, String> {
+    let expects = "expects a duration from 1ms to 60s, such as 250ms or 5s";
+    let raw = raw.trim();
+    let d = match raw.parse::<u64>() {
+        Ok(ms) => Duration::from_millis(ms),
+        Err(_) => humantime::parse_duration(raw).map_err(|_| expects.to_string())?,
+    };
+    if d < Duration::from_millis(1) || d > Duration::from_secs(60) {
+        return Err(expects.into());
+    }
+    Ok(d)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -349,6 +405,28 @@ mod tests {
         assert_eq!(c.key_encryption_key, None);
         assert_eq!(c.key_reload_interval, Duration::from_secs(5));
         assert_eq!(c.key_prepublish, Duration::from_secs(305));
+        assert_eq!(c.mfa, MfaPolicy::Optional);
+        assert_eq!(c.registration, Registration::Off);
+        assert_eq!(c.database_busy_timeout, Duration::from_secs(5));
+    }
+
+    #[test]
+    fn mfa_and_registration_settings() {
+        let file = env(&[("registration", "open")]);
+        let c = Config::from_sources(&env(&[("TESSERA_MFA", "required")]), Some(&file))
+            .expect("config");
+        assert_eq!(c.mfa, MfaPolicy::Required);
+        assert_eq!(c.registration, Registration::Open);
+    }
+
+    #[test]
+    fn busy_timeout_takes_milliseconds() {
+        let c = Config::from_sources(&env(&[("TESSERA_DATABASE_BUSY_TIMEOUT", "250ms")]), None)
+            .expect("config");
+        assert_eq!(c.database_busy_timeout, Duration::from_millis(250));
+        let c = Config::from_sources(&env(&[("TESSERA_DATABASE_BUSY_TIMEOUT", "1500")]), None)
+            .expect("config");
+        assert_eq!(c.database_busy_timeout, Duration::from_millis(1500));
     }
 
     #[test]
@@ -379,6 +457,11 @@ mod tests {
             ("TESSERA_KEY_ENCRYPTION_KEY", "not base64!"),
             ("TESSERA_KEY_RELOAD_INTERVAL", "1m"),
             ("TESSERA_CLEANUP_INTERVAL", "never"),
+            ("TESSERA_MFA", "always"),
+            ("TESSERA_REGISTRATION", "yes"),
+            ("TESSERA_DATABASE_BUSY_TIMEOUT", "0"),
+            ("TESSERA_DATABASE_BUSY_TIMEOUT", "2m"),
+            ("TESSERA_DATABASE_BUSY_TIMEOUT", "later"),
         ] {
             let e = Config::from_sources(&env(&[(var, value)]), None).expect_err(value);
             assert_eq!(e.variable, var);

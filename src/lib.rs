@@ -15,6 +15,7 @@ pub mod error;
 pub mod logging;
 pub mod manage;
 pub mod metrics;
+pub mod mfa;
 pub mod oidc;
 pub mod startup;
 pub mod state;

@@ -5,7 +5,8 @@ use crate::crypto::{keys, password, random};
 use crate::db::clients::Client;
 use crate::db::users::User;
 use crate::db::{self, Conn, DbError};
-use crate::domain::{redirect, scope::Scopes};
+use crate::domain::account::{Email, Username};
+use crate::domain::{password_policy, redirect, scope::Scopes};
 
 /// Grant types a client may be registered for.
 pub const GRANT_TYPES: &[&str] = &["authorization_code", "refresh_token", "client_credentials"];
@@ -41,36 +42,15 @@ pub struct NewUser {
     pub admin: bool,
 }
 
-/// Validates and stores a user; the password is hashed with argon2id.
+/// Validates and stores a user; the password must meet the password policy and is hashed
+/// with argon2id.
 pub fn create_user(conn: &mut Conn, new: NewUser, now: i64) -> Result<User, ManageError> {
-    let username = new.username.trim();
-    let valid_name = !username.is_empty()
-        && username.len() <= 64
-        && username
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "._-@".contains(c));
-    if !valid_name {
-        return Err(ManageError::Invalid(
-            "username must be 1-64 characters of letters, digits, '.', '_', '-' or '@'".into(),
-        ));
-    }
-    let email = new.email.trim();
-    let valid_email = email.len() <= 254
-        && email
-            .split_once('@')
-            .is_some_and(|(l, d)| !l.is_empty() && d.contains('.') && !d.starts_with('.'))
-        && !email.chars().any(char::is_whitespace);
-    if !valid_email {
-        return Err(ManageError::Invalid(
-            "email must look like name@example.com".into(),
-        ));
-    }
-    if new.password.chars().count() < 8 || new.password.len() > 1024 {
-        return Err(ManageError::Invalid(
-            "password must be 8 to 1024 characters".into(),
-        ));
-    }
-    if db::users::find_by_username(conn, username)?.is_some() {
+    let username = Username::parse(&new.username).map_err(|m| ManageError::Invalid(m.into()))?;
+    let email = Email::parse(&new.email).map_err(|m| ManageError::Invalid(m.into()))?;
+    let (username, email) = (username.as_str(), email.as_str());
+    password_policy::check(&new.password, username, email)
+        .map_err(|e| ManageError::Invalid(e.to_string()))?;
+    if db::users::username_taken(conn, username)? {
         return Err(ManageError::Exists(format!("user `{username}`")));
     }
     let user = User {
@@ -83,9 +63,22 @@ pub fn create_user(conn: &mut Conn, new: NewUser, now: i64) -> Result<User, Mana
         is_admin: new.admin,
         disabled: false,
         created_at: now,
+        mfa_required: false,
     };
     db::users::insert(conn, &user)?;
     Ok(user)
+}
+
+/// Sets whether a person must use a second factor at every sign-in.
+pub fn set_mfa_required(
+    conn: &mut Conn,
+    username: &str,
+    required: bool,
+) -> Result<(), ManageError> {
+    let user = db::users::find_by_username(conn, username)?
+        .ok_or_else(|| ManageError::Invalid(format!("no user `{username}`")))?;
+    db::users::set_mfa_required(conn, &user.id, required)?;
+    Ok(())
 }
 
 /// A client to register.

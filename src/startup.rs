@@ -20,7 +20,8 @@ const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(30);
 /// Opens the database, applies migrations, creates the first signing key and the bootstrap
 /// admin. Answers the admin password when one was generated, to be shown once.
 pub fn prepare(config: &Config) -> anyhow::Result<(Db, Option<String>)> {
-    let db = Db::connect(&config.database).context("cannot open the database")?;
+    let db = Db::connect_with(&config.database, config.database_busy_timeout)
+        .context("cannot open the database")?;
     let applied = db.migrate().context("cannot apply migrations")?;
     if applied > 0 {
         tracing::info!(applied, "Applied database migrations.");

@@ -11,6 +11,7 @@ diesel::table! {
         is_admin -> Bool,
         disabled -> Bool,
         created_at -> BigInt,
+        mfa_required -> Bool,
     }
 }
 
@@ -115,6 +116,35 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    totp_credentials (user_id) {
+        user_id -> Text,
+        secret -> Text,
+        confirmed -> Bool,
+        last_step -> BigInt,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    recovery_codes (code_hash) {
+        code_hash -> Text,
+        user_id -> Text,
+        used_at -> Nullable<BigInt>,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    mfa_pending (id_hash) {
+        id_hash -> Text,
+        user_id -> Text,
+        return_to -> Text,
+        created_at -> BigInt,
+        expires_at -> BigInt,
+    }
+}
+
 diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(consents -> users (user_id));
 diesel::joinable!(consents -> clients (client_id));
@@ -129,4 +159,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     consents,
     signing_keys,
     login_throttle,
+    totp_credentials,
+    recovery_codes,
+    mfa_pending,
 );

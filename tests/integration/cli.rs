@@ -387,3 +387,43 @@ fn keys_in_the_database_are_pre_published_before_they_sign() {
     let without = cli.run(&["keys", "list"]);
     assert_eq!(code(&without), 0, "listing needs no decryption");
 }
+
+#[test]
+fn user_create_applies_the_password_policy_and_can_require_mfa() {
+    let cli = Cli::new();
+    let create = |username: &str, password: &str, extra: &[&str]| {
+        let mut args = vec![
+            "user",
+            "create",
+            "--username",
+            username,
+            "--email",
+            "dave@example.com",
+            "--password-stdin",
+        ];
+        args.extend_from_slice(extra);
+        cli.run_with_stdin(&args, &format!("{password}\n"))
+    };
+    for (password, message) in [
+        ("too short", "at least 12 characters"),
+        ("qwerty123456", "most commonly used"),
+        ("dave@example.com", "email address"),
+    ] {
+        let out = create("dave", password, &[]);
+        assert_eq!(code(&out), 1, "{password}");
+        assert!(
+            stderr(&out).contains(message),
+            "{password}: {}",
+            stderr(&out)
+        );
+    }
+
+    let out = create("dave", "a long enough password", &["--require-mfa"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let db =
+        tessera::db::Db::connect(&tessera::db::DatabaseUrl::Sqlite(cli.db_path())).expect("db");
+    let user = tessera::db::users::find_by_username(&mut db.conn().expect("conn"), "dave")
+        .expect("query")
+        .expect("dave exists");
+    assert!(user.mfa_required, "--require-mfa sets the flag");
+}
