@@ -10,6 +10,8 @@
 #   ACCEPTANCE_DIR          harness folder (default: ../shared/acceptance beside the repository)
 #   ACCEPTANCE_ALLOW_FAIL=1 report harness failures but exit 0 (default: any failure exits 1)
 #   ACCEPTANCE_KEEP=1       keep the temporary folder (database, keys, server log, harness copy)
+#   ACCEPTANCE_DATABASE_URL the server's database (default: a fresh SQLite file); e.g. a postgres://
+#                           URL to an empty database, as scripts/with-postgres.sh provides
 #   VERBOSE=1               passed on to the harness: print every HTTP step
 set -euo pipefail
 
@@ -132,7 +134,7 @@ start_server() {
     port="$(free_port)"
     export TESSERA_ISSUER="http://127.0.0.1:$port"
     export TESSERA_BIND="127.0.0.1:$port"
-    export TESSERA_DATABASE_URL="$WORK/server/data/tessera.db"
+    export TESSERA_DATABASE_URL="${ACCEPTANCE_DATABASE_URL:-$WORK/server/data/tessera.db}"
     export TESSERA_KEYS_DIR="$WORK/server/keys"
     TESSERA_ADMIN_PASSWORD="$(random_secret)"
     export TESSERA_ADMIN_PASSWORD

@@ -21,7 +21,7 @@ use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionMa
 use diesel::pg::PgConnection;
 use diesel::r2d2::{ConnectionManager, CustomizeConnection, Pool, PooledConnection};
 use diesel::sqlite::SqliteConnection;
-use diesel::{Connection, MultiConnection};
+use diesel::{Connection, MultiConnection, RunQueryDsl};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
 /// A connection to the configured backend: PostgreSQL or SQLite, picked by the URL.
@@ -42,6 +42,8 @@ const POOL_SIZE: u32 = 8;
 
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
 const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgresql");
+/// The PostgreSQL advisory lock held while migrating ("tessera" in ASCII).
+const MIGRATION_LOCK: i64 = 0x0074_6573_7365_7261;
 
 /// Runs `$body` with `$inner` bound to the backend's own connection, for statements outside
 /// the common subset of both backends (e.g. `on_conflict`). Both arms compile the same code.
@@ -287,9 +289,19 @@ impl Db {
         let mut conn = self.pool.get()?;
         let applied = match &mut *conn {
             Conn::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS).map(|v| v.len()),
-            Conn::Pg(c) => c
-                .run_pending_migrations(POSTGRES_MIGRATIONS)
-                .map(|v| v.len()),
+            Conn::Pg(c) => {
+                // Instances starting together on one database migrate one after the other.
+                diesel::sql_query("SELECT pg_advisory_lock($1)")
+                    .bind::<diesel::sql_types::BigInt, _>(MIGRATION_LOCK)
+                    .execute(c)?;
+                let applied = c
+                    .run_pending_migrations(POSTGRES_MIGRATIONS)
+                    .map(|v| v.len());
+                diesel::sql_query("SELECT pg_advisory_unlock($1)")
+                    .bind::<diesel::sql_types::BigInt, _>(MIGRATION_LOCK)
+                    .execute(c)?;
+                applied
+            }
         };
         applied.map_err(|e| DbError::Migration(e.to_string()))
     }

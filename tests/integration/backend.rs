@@ -112,6 +112,98 @@ impl TestDatabase {
     }
 }
 
+/// The folder of PostgreSQL's programs (`pg_dump`, `pg_restore`): `PG_BIN`, the newest Debian
+/// install, or whatever `PATH` finds.
+fn pg_program(name: &str) -> PathBuf {
+    let debian = std::fs::read_dir("/usr/lib/postgresql")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            e.file_name()
+                .to_str()?
+                .parse::<u32>()
+                .ok()
+                .map(|v| (v, e.path()))
+        })
+        .max()
+        .map(|(_, p)| p.join("bin"));
+    std::env::var_os("PG_BIN")
+        .map(PathBuf::from)
+        .or(debian)
+        .map(|dir| dir.join(name))
+        .filter(|p| p.is_file())
+        .unwrap_or_else(|| PathBuf::from(name))
+}
+
+fn run(cmd: &mut std::process::Command) {
+    let out = cmd.output().unwrap_or_else(|e| panic!("run {cmd:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+impl TestDatabase {
+    /// Backs the live database up into `file`, as the README says: `VACUUM INTO` for SQLite,
+    /// `pg_dump --format=custom` for PostgreSQL.
+    pub fn backup(&self, file: &Path) {
+        match &self.kind {
+            Kind::Sqlite(_) => {
+                let mut conn = SqliteConnection::establish(&self.url).expect("open SQLite");
+                diesel::sql_query(format!(
+                    "VACUUM INTO '{}'",
+                    file.display().to_string().replace('\'', "''")
+                ))
+                .execute(&mut conn)
+                .expect("VACUUM INTO");
+            }
+            Kind::Postgres { .. } => run(std::process::Command::new(pg_program("pg_dump"))
+                .args(["--format=custom", "--no-owner", "--file"])
+                .arg(file)
+                .arg(&self.url)),
+        }
+    }
+
+    /// Loses everything: the SQLite file and its log, or the PostgreSQL database (recreated
+    /// empty, as a new server would have it).
+    pub fn wipe(&self) {
+        match &self.kind {
+            Kind::Sqlite(path) => {
+                for suffix in ["", "-wal", "-shm"] {
+                    let mut p = path.clone().into_os_string();
+                    p.push(suffix);
+                    let _ = std::fs::remove_file(&p);
+                }
+                assert!(!path.exists());
+            }
+            Kind::Postgres { admin_url, name } => {
+                let mut admin = PgConnection::establish(admin_url).expect("connect");
+                for sql in [
+                    format!("DROP DATABASE {name} WITH (FORCE)"),
+                    format!("CREATE DATABASE {name}"),
+                ] {
+                    diesel::sql_query(sql).execute(&mut admin).expect("wipe");
+                }
+            }
+        }
+    }
+
+    /// Restores what [`Self::backup`] wrote: the file copied back in place, or `pg_restore`.
+    pub fn restore(&self, file: &Path) {
+        match &self.kind {
+            Kind::Sqlite(path) => {
+                std::fs::copy(file, path).expect("copy the backup back");
+            }
+            Kind::Postgres { .. } => run(std::process::Command::new(pg_program("pg_restore"))
+                .args(["--no-owner", "--exit-on-error", "--dbname"])
+                .arg(&self.url)
+                .arg(file)),
+        }
+    }
+}
+
 impl Drop for TestDatabase {
     fn drop(&mut self) {
         if let Kind::Postgres { admin_url, name } = &self.kind

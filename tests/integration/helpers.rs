@@ -283,6 +283,11 @@ impl TestApp {
         }
     }
 
+    /// Keeps this server's temporary folder (keys, SQLite file) alive beyond the server.
+    pub fn files(&self) -> Arc<tempfile::TempDir> {
+        Arc::clone(&self._dir)
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }

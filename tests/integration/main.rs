@@ -9,6 +9,7 @@ mod account;
 mod audit;
 mod authorize;
 mod backend;
+mod backup;
 mod browser;
 mod browser_mfa;
 mod cli;
