@@ -77,8 +77,10 @@ impl VerifierBuilder {
         self
     }
 
-    /// The least time between two JWKS fetches (default 30 s): an unknown `kid` triggers a
-    /// fetch only when the last one is older than this.
+    /// The least time between two JWKS fetches (default 10 s): an unknown `kid` triggers a
+    /// fetch only when the last one is older than this. Tessera signs with a new key as soon as
+    /// it is rotated in, so this is also how long a verifier that has just fetched may refuse
+    /// the new key's tokens.
     pub fn min_refetch_interval(mut self, interval: Duration) -> Self {
         self.policy.min_refetch_interval = interval;
         self
@@ -194,7 +196,7 @@ impl Verifier {
             policy: CachePolicy {
                 default_max_age: Duration::from_secs(300),
                 max_age_cap: Duration::from_secs(3600),
-                min_refetch_interval: Duration::from_secs(30),
+                min_refetch_interval: Duration::from_secs(10),
             },
             http_timeout: Duration::from_secs(10),
         }
