@@ -26,7 +26,8 @@ fn form_decode(s: &str) -> Option<String> {
 }
 
 /// The (client_id, client_secret) of an `Authorization: Basic` header, if one was sent.
-fn basic_credentials(req: &HttpRequest) -> Result<Option<(String, String)>, OAuthError> {
+/// Public so that the fuzz targets call the real parser.
+pub fn basic_credentials(req: &HttpRequest) -> Result<Option<(String, String)>, OAuthError> {
     let Some(value) = req.headers().get(header::AUTHORIZATION) else {
         return Ok(None);
     };

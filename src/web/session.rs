@@ -37,12 +37,16 @@ fn well_formed(value: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
+/// The session cookie's value, when the request carries a well-formed one.
+pub fn cookie_value(req: &HttpRequest) -> Option<String> {
+    req.cookie(COOKIE)
+        .map(|c| c.value().to_string())
+        .filter(|v| well_formed(v))
+}
+
 /// Reads the session cookie and loads the live session it names.
 pub async fn load(req: &HttpRequest, state: &AppState, now: i64) -> Result<Browser, DbError> {
-    let cookie = req
-        .cookie(COOKIE)
-        .map(|c| c.value().to_string())
-        .filter(|v| well_formed(v));
+    let cookie = cookie_value(req);
     let session = match &cookie {
         Some(value) => {
             let id_hash = random::hash(value);

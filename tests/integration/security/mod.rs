@@ -4,6 +4,7 @@
 mod crash;
 mod enumeration;
 mod inputs;
+mod lifetimes;
 mod pages;
 mod process;
 mod redirects;

@@ -1,0 +1,53 @@
+//! JWT verification as userinfo, introspection and logout run it: arbitrary tokens (header,
+//! claims and signature parsing), and arbitrary claims JSON signed with Tessera's own key, so
+//! that the claims parsing behind a valid signature is reached too.
+#![no_main]
+
+use std::sync::LazyLock;
+
+use libfuzzer_sys::fuzz_target;
+use tessera::crypto::jwt::{self, ACCESS_TOKEN_TYP};
+use tessera::crypto::keys::{self, KeySet};
+use tessera::db::keys::KeyRow;
+use tessera::oidc::claims::{AccessClaims, IdTokenClaims};
+
+const ISSUER: &str = "https://id.example";
+
+static KEYS: LazyLock<KeySet> = LazyLock::new(|| {
+    let dir = std::env::temp_dir().join(format!("tessera-fuzz-keys-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("key folder");
+    let kid = keys::generate(&dir).expect("generate a key");
+    let row = KeyRow {
+        kid,
+        alg: "RS256".into(),
+        created_at: 0,
+        retired_at: None,
+    };
+    KeySet::build(&dir, &[row], 0, 60).expect("key set")
+});
+
+fuzz_target!(|data: &[u8]| {
+    let keys = &*KEYS;
+    let now = chrono::Utc::now().timestamp();
+    let Some((&mode, rest)) = data.split_first() else {
+        return;
+    };
+    if mode % 2 == 0 {
+        let token = String::from_utf8_lossy(rest);
+        let access =
+            jwt::verify::<AccessClaims>(keys, &token, ACCESS_TOKEN_TYP, ISSUER, Some(now), 5);
+        assert!(access.is_err(), "a forged token verified: {token:?}");
+        let id = jwt::verify::<IdTokenClaims>(keys, &token, "JWT", ISSUER, None, 0);
+        assert!(id.is_err(), "a forged ID token verified: {token:?}");
+    } else if let Ok(claims) = serde_json::from_slice::<serde_json::Value>(rest) {
+        let Ok(token) = jwt::sign(keys, ACCESS_TOKEN_TYP, &claims) else {
+            return;
+        };
+        if let Ok(c) =
+            jwt::verify::<AccessClaims>(keys, &token, ACCESS_TOKEN_TYP, ISSUER, Some(now), 5)
+        {
+            assert_eq!(c.iss, ISSUER);
+        }
+        let _ = jwt::verify::<IdTokenClaims>(keys, &token, "JWT", ISSUER, None, 0);
+    }
+});
