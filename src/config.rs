@@ -41,6 +41,18 @@ pub struct Config {
     pub id_token_ttl: Duration,
     pub refresh_token_ttl: Duration,
     pub session_ttl: Duration,
+    /// Where audit events are delivered, if anywhere.
+    pub audit_webhook: Option<AuditWebhook>,
+}
+
+/// Delivery of audit events to a webhook (`TESSERA_AUDIT_WEBHOOK_*`).
+#[derive(Debug, Clone)]
+pub struct AuditWebhook {
+    pub url: url::Url,
+    /// The HMAC-SHA256 key of the signature header.
+    pub secret: Secret,
+    /// The wait before the first retry; it doubles for each further one.
+    pub first_retry: Duration,
 }
 
 /// A setting that could not be used.
@@ -77,6 +89,13 @@ const SETTINGS: &[(&str, &str, Option<&str>)] = &[
         Some("30d"),
     ),
     ("TESSERA_SESSION_TTL", "session_ttl", Some("12h")),
+    ("TESSERA_AUDIT_WEBHOOK_URL", "audit_webhook_url", None),
+    ("TESSERA_AUDIT_WEBHOOK_SECRET", "audit_webhook_secret", None),
+    (
+        "TESSERA_AUDIT_WEBHOOK_RETRY",
+        "audit_webhook_retry",
+        Some("1s"),
+    ),
 ];
 
 impl Config {
@@ -146,6 +165,7 @@ impl Config {
             Ok(d)
         };
         const DAY: u64 = 86_400;
+        let audit_webhook = audit_webhook(&get)?;
         Ok(Self {
             issuer,
             bind,
@@ -156,6 +176,7 @@ impl Config {
             id_token_ttl: ttl("TESSERA_ID_TOKEN_TTL", Duration::from_secs(DAY))?,
             refresh_token_ttl: ttl("TESSERA_REFRESH_TOKEN_TTL", Duration::from_secs(365 * DAY))?,
             session_ttl: ttl("TESSERA_SESSION_TTL", Duration::from_secs(90 * DAY))?,
+            audit_webhook,
         })
     }
 
@@ -205,6 +226,38 @@ fn read_toml(path: &Path) -> Result<HashMap<String, String>, ConfigError> {
         out.insert(key, text);
     }
     Ok(out)
+}
+
+/// The audit webhook settings: a URL and a secret of at least 32 characters, or neither.
+fn audit_webhook(
+    get: &dyn Fn(&str) -> Option<String>,
+) -> Result<Option<AuditWebhook>, ConfigError> {
+    const URL: &str = "TESSERA_AUDIT_WEBHOOK_URL";
+    const SECRET: &str = "TESSERA_AUDIT_WEBHOOK_SECRET";
+    const RETRY: &str = "TESSERA_AUDIT_WEBHOOK_RETRY";
+    let (url, secret) = match (get(URL), get(SECRET)) {
+        (None, None) => return Ok(None),
+        (Some(_), None) => return Err(err(SECRET, "is required with TESSERA_AUDIT_WEBHOOK_URL")),
+        (None, Some(_)) => return Err(err(URL, "is required with TESSERA_AUDIT_WEBHOOK_SECRET")),
+        (Some(u), Some(s)) => (u, s),
+    };
+    let url = url::Url::parse(&url)
+        .ok()
+        .filter(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
+        .ok_or_else(|| err(URL, "expects an absolute http(s) URL"))?;
+    if secret.chars().count() < 32 {
+        return Err(err(SECRET, "expects at least 32 characters"));
+    }
+    let raw = get(RETRY).unwrap_or_default();
+    let first_retry = humantime::parse_duration(raw.trim())
+        .ok()
+        .filter(|d| !d.is_zero() && d.as_secs() <= 3600)
+        .ok_or_else(|| err(RETRY, "expects a duration from 1ms to 1h, e.g. 1s or 500ms"))?;
+    Ok(Some(AuditWebhook {
+        url,
+        secret: Secret::new(secret),
+        first_retry,
+    }))
 }
 
 fn parse_issuer(raw: &str) -> Result<String, String> {

@@ -113,7 +113,34 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    user_roles (user_id, role) {
+        user_id -> Text,
+        role -> Text,
+    }
+}
+
+diesel::table! {
+    user_groups (user_id, group_name) {
+        user_id -> Text,
+        group_name -> Text,
+    }
+}
+
+diesel::table! {
+    audit_events (id) {
+        id -> Text,
+        at -> BigInt,
+        actor -> Text,
+        action -> Text,
+        target -> Text,
+        detail -> Text,
+    }
+}
+
 diesel::joinable!(sessions -> users (user_id));
+diesel::joinable!(user_roles -> users (user_id));
+diesel::joinable!(user_groups -> users (user_id));
 diesel::joinable!(consents -> users (user_id));
 diesel::joinable!(consents -> clients (client_id));
 
@@ -127,4 +154,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     consents,
     signing_keys,
     login_throttle,
+    user_roles,
+    user_groups,
+    audit_events,
 );

@@ -209,6 +209,11 @@ impl TestApp {
 
     /// A server whose issuer is `issuer(port)` when given (e.g. an https issuer).
     pub async fn spawn_with_issuer(issuer: Option<fn(u16) -> String>) -> Self {
+        Self::spawn_with_env(issuer, &[]).await
+    }
+
+    /// A server with extra `TESSERA_*` settings.
+    pub async fn spawn_with_env(issuer: Option<fn(u16) -> String>, extra: &[(&str, &str)]) -> Self {
         init_tracing();
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind port 0");
         let port = listener.local_addr().expect("local address").port();
@@ -228,6 +233,9 @@ impl TestApp {
             keys_dir.display().to_string(),
         );
         env.insert("TESSERA_ADMIN_PASSWORD".to_string(), ADMIN_PASSWORD.into());
+        for (k, v) in extra {
+            env.insert(k.to_string(), v.to_string());
+        }
         let config = tessera::config::Config::from_sources(&env, None).expect("valid config");
         let app = tessera::startup::Application::build(config, Some(listener)).expect("build");
         let db = app.db();

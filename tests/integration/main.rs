@@ -4,6 +4,11 @@
 //! A failing assertion is how a test fails, so `panic!`-family macros are allowed here.
 #![allow(clippy::panic)]
 
+mod admin_api;
+mod admin_api_users;
+mod admin_console;
+mod admin_support;
+mod audit;
 mod authorize;
 mod browser;
 mod cli;
@@ -15,6 +20,7 @@ mod introspect;
 mod login;
 mod logout;
 mod prompt;
+mod roles;
 mod security_headers;
 mod storage;
 mod throttle;
