@@ -382,15 +382,21 @@ async fn users_sessions_keys_and_audit_are_managed_from_the_console() {
     let sessions = admin.get("/admin/sessions").await;
     assert!(sessions.body.contains(ALICE), "{}", sessions.body);
     let before = app.count(Table::Sessions);
+    // End frank's session (not the admin's own, which the rest of the test needs).
     let end_form = {
         let doc = scraper::Html::parse_document(&sessions.body);
-        let sel = scraper::Selector::parse("form[action^='/admin/sessions/']").expect("selector");
-        doc.select(&sel)
+        let rows = scraper::Selector::parse("tbody tr").expect("selector");
+        let form = scraper::Selector::parse("form").expect("selector");
+        let row = doc
+            .select(&rows)
+            .find(|r| r.text().any(|t| t.contains("frank")))
+            .expect("frank's session");
+        let action = row
+            .select(&form)
             .next()
             .expect("an end form")
-            .attr("action")
-            .expect("action")
-            .to_string()
+            .attr("action");
+        action.expect("action").to_string()
     };
     let ended = submit_on(&admin, "/admin/sessions", &end_form, &[]).await;
     assert_eq!(ended.status, 303);
