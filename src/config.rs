@@ -334,7 +334,7 @@ mod tests {
             ("TESSERA_ACCESS_TOKEN_TTL", "soon"),
             ("TESSERA_SESSION_TTL", "0"),
             ("TESSERA_ADMIN_PASSWORD", "short"),
-            ("TESSERA_DATABASE_URL", "postgres://x/y"),
+            ("TESSERA_DATABASE_URL", "postgres://x"),
         ] {
             let e = Config::from_sources(&env(&[(var, value)]), None).expect_err(value);
             assert_eq!(e.variable, var);
@@ -350,5 +350,11 @@ mod tests {
         )
         .expect("config");
         assert!(!format!("{c:?}").contains("a-very-long-password"));
+        let pg = Config::from_sources(
+            &env(&[("TESSERA_DATABASE_URL", "postgres://u:pg-secret@db/t")]),
+            None,
+        )
+        .expect("config");
+        assert!(!format!("{pg:?}").contains("pg-secret"));
     }
 }

@@ -26,7 +26,7 @@ pub fn grant(
     scope: &str,
     now: i64,
 ) -> QueryResult<()> {
-    diesel::insert_into(consents::table)
+    let upsert = diesel::insert_into(consents::table)
         .values((
             consents::user_id.eq(user_id),
             consents::client_id.eq(client_id),
@@ -38,7 +38,6 @@ pub fn grant(
         .set((
             consents::scope.eq(excluded(consents::scope)),
             consents::created_at.eq(excluded(consents::created_at)),
-        ))
-        .execute(conn)
-        .map(|_| ())
+        ));
+    super::on_backend!(conn, c => upsert.execute(c)).map(|_| ())
 }

@@ -18,16 +18,72 @@ pub mod users;
 
 use std::time::Duration;
 
-use diesel::connection::SimpleConnection;
+use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
+use diesel::pg::PgConnection;
 use diesel::r2d2::{ConnectionManager, CustomizeConnection, Pool, PooledConnection};
 use diesel::sqlite::SqliteConnection;
+use diesel::{Connection, MultiConnection};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
-/// The connection type of the configured backend.
-pub type Conn = SqliteConnection;
+/// A connection to the configured backend: PostgreSQL or SQLite, picked by the URL.
+///
+/// Queries are written once in diesel's DSL against this type. The few statements the common
+/// subset lacks (upserts) run on the inner connection through [`on_backend!`].
+#[derive(MultiConnection)]
+pub enum Conn {
+    Pg(PgConnection),
+    /// Last: SQLite accepts any string as a path.
+    Sqlite(SqliteConnection),
+}
+
 type Manager = ConnectionManager<Conn>;
 
+/// Connections per process; PostgreSQL needs `max_connections` above this times the instances.
+const POOL_SIZE: u32 = 8;
+
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgresql");
+
+/// Runs `$body` with `$inner` bound to the backend's own connection, for statements outside
+/// the common subset of both backends (e.g. `on_conflict`). Both arms compile the same code.
+#[macro_export]
+macro_rules! on_backend {
+    ($conn:expr, $inner:ident => $body:expr) => {
+        match $conn {
+            $crate::db::Conn::Pg($inner) => $body,
+            $crate::db::Conn::Sqlite($inner) => $body,
+        }
+    };
+}
+pub use on_backend;
+
+/// Runs `f` in a transaction that writes: `BEGIN IMMEDIATE` on SQLite (so two writers queue on
+/// the busy timeout instead of failing to upgrade a read lock), a plain `BEGIN` (read committed)
+/// on PostgreSQL. Commits when `f` answers `Ok`, rolls back otherwise.
+///
+/// Under read committed every statement sees what other transactions committed before it, and
+/// an `UPDATE … WHERE` that waited for a row lock re-checks its condition: the conditional
+/// updates in `codes::consume` and `tokens::rotate` are what decide a race on both backends.
+pub fn write_transaction<T, E, F>(conn: &mut Conn, f: F) -> Result<T, E>
+where
+    F: FnOnce(&mut Conn) -> Result<T, E>,
+    E: From<diesel::result::Error>,
+{
+    match conn {
+        Conn::Sqlite(c) => AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")?,
+        Conn::Pg(c) => AnsiTransactionManager::begin_transaction(c)?,
+    }
+    match f(&mut *conn) {
+        Ok(value) => {
+            <Conn as Connection>::TransactionManager::commit_transaction(conn)?;
+            Ok(value)
+        }
+        Err(error) => match <Conn as Connection>::TransactionManager::rollback_transaction(conn) {
+            Ok(()) | Err(diesel::result::Error::BrokenTransactionManager) => Err(error),
+            Err(rollback) => Err(rollback.into()),
+        },
+    }
+}
 
 /// What can go wrong talking to the database.
 #[derive(Debug, thiserror::Error)]
@@ -45,9 +101,21 @@ pub enum DbError {
 }
 
 /// Where the database lives, parsed from `TESSERA_DATABASE_URL`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub enum DatabaseUrl {
     Sqlite(String),
+    /// A `postgres://` or `postgresql://` URL, kept whole for libpq.
+    Postgres(String),
+}
+
+impl std::fmt::Debug for DatabaseUrl {
+    /// Never prints a PostgreSQL password.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Sqlite(path) => f.debug_tuple("Sqlite").field(path).finish(),
+            Self::Postgres(_) => f.debug_tuple("Postgres").field(&self.redacted()).finish(),
+        }
+    }
 }
 
 impl DatabaseUrl {
@@ -58,9 +126,15 @@ impl DatabaseUrl {
             return Err("must not be empty".into());
         }
         if raw.starts_with("postgres://") || raw.starts_with("postgresql://") {
-            return Err(
-                "PostgreSQL URLs are not supported by this build yet; use a SQLite path".into(),
-            );
+            let url =
+                url::Url::parse(raw).map_err(|e| format!("is not a valid PostgreSQL URL ({e})"))?;
+            if url.path().trim_start_matches('/').is_empty() {
+                return Err(
+                    "the PostgreSQL URL names no database, e.g. postgres://user@host/tessera"
+                        .into(),
+                );
+            }
+            return Ok(Self::Postgres(raw.to_string()));
         }
         let path = raw
             .strip_prefix("sqlite://")
@@ -71,6 +145,26 @@ impl DatabaseUrl {
         }
         Ok(Self::Sqlite(path.to_string()))
     }
+
+    /// The URL without its password, for messages and logs.
+    pub fn redacted(&self) -> String {
+        match self {
+            Self::Sqlite(path) => path.clone(),
+            Self::Postgres(raw) => match url::Url::parse(raw) {
+                Ok(mut url) => {
+                    if url.password().is_some() {
+                        let _ = url.set_password(Some("***"));
+                    }
+                    url.to_string()
+                }
+                Err(_) => "postgres://…".into(),
+            },
+        }
+    }
+
+    pub fn is_postgres(&self) -> bool {
+        matches!(self, Self::Postgres(_))
+    }
 }
 
 #[derive(Debug)]
@@ -78,11 +172,14 @@ struct SqlitePragmas;
 
 impl CustomizeConnection<Conn, diesel::r2d2::Error> for SqlitePragmas {
     fn on_acquire(&self, conn: &mut Conn) -> Result<(), diesel::r2d2::Error> {
-        conn.batch_execute(
-            "PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL; \
-             PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
-        )
-        .map_err(diesel::r2d2::Error::QueryError)
+        if let Conn::Sqlite(c) = conn {
+            c.batch_execute(
+                "PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL; \
+                 PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
+            )
+            .map_err(diesel::r2d2::Error::QueryError)?;
+        }
+        Ok(())
     }
 }
 
@@ -90,35 +187,77 @@ impl CustomizeConnection<Conn, diesel::r2d2::Error> for SqlitePragmas {
 #[derive(Clone)]
 pub struct Db {
     pool: Pool<Manager>,
+    postgres: bool,
 }
 
 impl Db {
-    /// Opens the pool, creating the SQLite file (and its folder) when missing.
+    /// Opens the pool, creating the SQLite file (and its folder) when missing. A PostgreSQL
+    /// server is reached once first, so that a wrong URL or password gives libpq's own message.
     pub fn connect(url: &DatabaseUrl) -> Result<Self, DbError> {
-        let DatabaseUrl::Sqlite(path) = url;
-        if path != ":memory:"
-            && let Some(parent) = std::path::Path::new(path).parent()
-            && !parent.as_os_str().is_empty()
-        {
-            std::fs::create_dir_all(parent)
-                .map_err(|e| DbError::Url(format!("cannot create {}: {e}", parent.display())))?;
-        }
+        let target = match url {
+            DatabaseUrl::Sqlite(path) => {
+                if path != ":memory:"
+                    && let Some(parent) = std::path::Path::new(path).parent()
+                    && !parent.as_os_str().is_empty()
+                {
+                    std::fs::create_dir_all(parent).map_err(|e| {
+                        DbError::Url(format!("cannot create {}: {e}", parent.display()))
+                    })?;
+                }
+                path.clone()
+            }
+            DatabaseUrl::Postgres(raw) => {
+                PgConnection::establish(raw).map_err(|e| {
+                    DbError::Url(format!(
+                        "cannot connect to {}: {}",
+                        url.redacted(),
+                        e.to_string()
+                            .split_whitespace()
+                            .collect::<Vec<_>>()
+                            .join(" ")
+                    ))
+                })?;
+                raw.clone()
+            }
+        };
         let pool = Pool::builder()
-            .max_size(8)
+            .max_size(POOL_SIZE)
             .min_idle(Some(1))
             .connection_timeout(Duration::from_secs(10))
             .connection_customizer(Box::new(SqlitePragmas))
-            .build(Manager::new(path.clone()))?;
-        Ok(Self { pool })
+            .build(Manager::new(target))?;
+        Ok(Self {
+            pool,
+            postgres: url.is_postgres(),
+        })
+    }
+
+    /// Whether this is a PostgreSQL database.
+    pub fn is_postgres(&self) -> bool {
+        self.postgres
+    }
+
+    /// How many connections the pool holds now and how many of them are idle.
+    pub fn pool_state(&self) -> (u32, u32) {
+        let state = self.pool.state();
+        (state.connections, state.idle_connections)
+    }
+
+    /// The most connections the pool opens.
+    pub fn pool_max(&self) -> u32 {
+        self.pool.max_size()
     }
 
     /// Applies pending migrations; returns how many ran.
     pub fn migrate(&self) -> Result<usize, DbError> {
         let mut conn = self.pool.get()?;
-        let applied = conn
-            .run_pending_migrations(SQLITE_MIGRATIONS)
-            .map_err(|e| DbError::Migration(e.to_string()))?;
-        Ok(applied.len())
+        let applied = match &mut *conn {
+            Conn::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS).map(|v| v.len()),
+            Conn::Pg(c) => c
+                .run_pending_migrations(POSTGRES_MIGRATIONS)
+                .map(|v| v.len()),
+        };
+        applied.map_err(|e| DbError::Migration(e.to_string()))
     }
 
     /// A connection for synchronous callers (CLI, start-up).
@@ -170,6 +309,20 @@ mod tests {
             Ok(DatabaseUrl::Sqlite("/tmp/x.db".into()))
         );
         assert!(DatabaseUrl::parse("").is_err());
-        assert!(DatabaseUrl::parse("postgres://u@h/db").is_err());
+        assert_eq!(
+            DatabaseUrl::parse("postgres://u:pw@h/db"),
+            Ok(DatabaseUrl::Postgres("postgres://u:pw@h/db".into()))
+        );
+        assert!(DatabaseUrl::parse("postgresql://u@h:5432/t").is_ok());
+        assert!(DatabaseUrl::parse("postgres://u@h").is_err());
+        assert!(DatabaseUrl::parse("postgres://u@h:notaport/db").is_err());
+    }
+
+    #[test]
+    fn postgres_password_never_prints() {
+        let url = DatabaseUrl::parse("postgres://tessera:s3cret@db:5432/tessera").expect("url");
+        assert!(!url.redacted().contains("s3cret"));
+        assert!(!format!("{url:?}").contains("s3cret"));
+        assert!(url.redacted().contains("db:5432/tessera"));
     }
 }

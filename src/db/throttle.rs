@@ -22,8 +22,21 @@ pub fn is_blocked(conn: &mut super::Conn, key: &str, now: i64) -> QueryResult<bo
     Ok(until.is_some_and(|u| u > now))
 }
 
-/// Records one failure of `key`, which may fail `free` times before being blocked.
+/// Records one failure of `key`, which may fail `free` times before being blocked. Call it in a
+/// [`super::write_transaction`]: the first statement creates or locks the row, so concurrent
+/// failures of one key are counted one after the other on both backends.
 pub fn record_failure(conn: &mut super::Conn, key: &str, free: i32, now: i64) -> QueryResult<()> {
+    let lock = diesel::insert_into(login_throttle::table)
+        .values((
+            login_throttle::throttle_key.eq(key),
+            login_throttle::failures.eq(0),
+            login_throttle::last_failure_at.eq(now),
+            login_throttle::blocked_until.eq(0i64),
+        ))
+        .on_conflict(login_throttle::throttle_key)
+        .do_update()
+        .set(login_throttle::failures.eq(login_throttle::failures));
+    super::on_backend!(&mut *conn, c => lock.execute(c))?;
     let previous: Option<(i32, i64)> = login_throttle::table
         .find(key)
         .select((login_throttle::failures, login_throttle::last_failure_at))
@@ -39,9 +52,8 @@ pub fn record_failure(conn: &mut super::Conn, key: &str, free: i32, now: i64) ->
     } else {
         0
     };
-    diesel::replace_into(login_throttle::table)
-        .values((
-            login_throttle::throttle_key.eq(key),
+    diesel::update(login_throttle::table.find(key))
+        .set((
             login_throttle::failures.eq(failures),
             login_throttle::last_failure_at.eq(now),
             login_throttle::blocked_until.eq(blocked_until),

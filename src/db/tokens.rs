@@ -88,14 +88,13 @@ pub fn revoke_family(
 
 /// Remembers an access token id as revoked until the token would have expired anyway.
 pub fn revoke_access(conn: &mut super::Conn, jti: &str, expires_at: i64) -> QueryResult<()> {
-    diesel::insert_into(revoked_access_tokens::table)
+    let insert = diesel::insert_into(revoked_access_tokens::table)
         .values((
             revoked_access_tokens::jti.eq(jti),
             revoked_access_tokens::expires_at.eq(expires_at),
         ))
-        .on_conflict_do_nothing()
-        .execute(conn)
-        .map(|_| ())
+        .on_conflict_do_nothing();
+    super::on_backend!(conn, c => insert.execute(c)).map(|_| ())
 }
 
 pub fn is_access_revoked(conn: &mut super::Conn, jti: &str) -> QueryResult<bool> {

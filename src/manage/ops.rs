@@ -62,7 +62,7 @@ pub fn create_client(
     by: &By<'_>,
     new: NewClient,
 ) -> Result<Option<String>, ManageError> {
-    conn.immediate_transaction(|conn| {
+    db::write_transaction(conn, |conn| {
         let id = new.client_id.trim().to_string();
         let secret = super::create_client(conn, new, by.now)?;
         by.record(conn, "client.created", &id, "")?;
@@ -81,7 +81,7 @@ pub fn update_client(
     client_id: &str,
     changes: ClientChanges,
 ) -> Result<Client, ManageError> {
-    conn.immediate_transaction(|conn| {
+    db::write_transaction(conn, |conn| {
         let mut c = client(conn, client_id)?;
         if let Some(name) = changes.name {
             let name = name.trim().to_string();
@@ -120,7 +120,7 @@ pub fn rotate_client_secret(
     by: &By<'_>,
     client_id: &str,
 ) -> Result<String, ManageError> {
-    conn.immediate_transaction(|conn| {
+    db::write_transaction(conn, |conn| {
         let mut c = client(conn, client_id)?;
         if c.is_public() {
             return Err(ManageError::Invalid("a public client has no secret".into()));
@@ -135,7 +135,7 @@ pub fn rotate_client_secret(
 
 /// Deletes a client with its codes, refresh tokens and consents.
 pub fn delete_client(conn: &mut Conn, by: &By<'_>, client_id: &str) -> Result<(), ManageError> {
-    conn.immediate_transaction(|conn| {
+    db::write_transaction(conn, |conn| {
         if db::admin::delete_client(conn, client_id)? == 0 {
             return Err(ManageError::NotFound(format!("client `{client_id}`")));
         }
@@ -195,7 +195,7 @@ pub fn create_user(
 ) -> Result<UserView, ManageError> {
     let roles = names("role", roles)?;
     let groups = names("group", groups)?;
-    conn.immediate_transaction(|conn| {
+    db::write_transaction(conn, |conn| {
         let admin = new.admin || roles.iter().any(|r| r == ADMIN_ROLE);
         let user = super::create_user(conn, NewUser { admin, ..new }, by.now)?;
         db::roles::replace(conn, &user.id, &roles, &groups)?;
@@ -239,7 +239,7 @@ pub fn update_user(
 ) -> Result<UserView, ManageError> {
     let roles = changes.roles.map(|r| names("role", r)).transpose()?;
     let groups = changes.groups.map(|g| names("group", g)).transpose()?;
-    conn.immediate_transaction(|conn| {
+    db::write_transaction(conn, |conn| {
         let UserView {
             mut user,
             membership,
@@ -300,7 +300,7 @@ pub fn reset_password(
         .or_else(|| generated.clone())
         .unwrap_or_default();
     let hash = password::hash(&chosen).map_err(|_| ManageError::Hash)?;
-    conn.immediate_transaction(|conn| {
+    db::write_transaction(conn, |conn| {
         let mut user = user(conn, user_id)?.user;
         user.password_hash = hash;
         db::admin::update_user(conn, &user)?;
@@ -312,7 +312,7 @@ pub fn reset_password(
 
 /// Ends one browser session by its public id (`sid`).
 pub fn end_session(conn: &mut Conn, by: &By<'_>, sid: &str) -> Result<(), ManageError> {
-    conn.immediate_transaction(|conn| {
+    db::write_transaction(conn, |conn| {
         if db::sessions::delete_by_sid(conn, sid)? == 0 {
             return Err(ManageError::NotFound(format!("session `{sid}`")));
         }
@@ -333,7 +333,7 @@ pub fn rotate_key(
 }
 
 pub fn retire_key(conn: &mut Conn, by: &By<'_>, kid: &str) -> Result<(), ManageError> {
-    conn.immediate_transaction(|conn| {
+    db::write_transaction(conn, |conn| {
         super::retire_key(conn, kid, by.now)?;
         by.record(conn, "key.retired", kid, "")
     })

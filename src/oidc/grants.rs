@@ -102,12 +102,15 @@ pub async fn authorization_code(
     let decided = state
         .db
         .run(move |conn| {
-            conn.immediate_transaction(|conn| -> Decision<UserGrant> {
+            db::write_transaction(conn, |conn| -> Decision<UserGrant> {
                 let bad = |d: &str| Ok(Err(OAuthError::invalid_grant(d)));
                 let Some(row) = db::codes::find(conn, &code_hash)? else {
                     return bad("the authorization code is invalid or expired");
                 };
                 if row.consumed_at.is_some() || !db::codes::consume(conn, &code_hash, now)? {
+                    // A redemption that won a race committed before `consume` answered: read
+                    // again to see what it issued.
+                    let row = db::codes::find(conn, &code_hash)?.unwrap_or(row);
                     tracing::warn!(client_id = %row.client_id, user_id = %row.user_id,
                         "An authorization code was used twice; revoking the tokens issued from it.");
                     revoke_issued(conn, row.access_jti.as_deref(), row.refresh_family.as_deref(), now, access_ttl)?;
@@ -215,7 +218,7 @@ pub async fn refresh_token(
     let decided = state
         .db
         .run(move |conn| {
-            conn.immediate_transaction(|conn| -> Decision<UserGrant> {
+            db::write_transaction(conn, |conn| -> Decision<UserGrant> {
                 let bad = |d: &str| Ok(Err(OAuthError::invalid_grant(d)));
                 let Some(row) = db::tokens::find(conn, &token_hash)? else {
                     return bad("the refresh token is invalid");

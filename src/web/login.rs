@@ -149,7 +149,7 @@ pub async fn submit(
                 None => password::verify_dummy(&password_given),
             };
             let Some(user) = user.filter(|_| ok) else {
-                conn.immediate_transaction(|conn| {
+                db::write_transaction(conn, |conn| {
                     db::throttle::record_failure(conn, &account_key, FREE_ACCOUNT_FAILURES, now)?;
                     db::throttle::record_failure(conn, &ip_key, FREE_IP_FAILURES, now)
                 })?;
@@ -159,7 +159,7 @@ pub async fn submit(
                 user_id: user.id,
                 ..new_session
             };
-            conn.immediate_transaction(|conn| {
+            db::write_transaction(conn, |conn| {
                 if let Some(old) = &old_hash {
                     db::sessions::delete(conn, old)?;
                 }

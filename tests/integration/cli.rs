@@ -5,20 +5,25 @@ use std::process::{Command, Output, Stdio};
 
 use serde_json::{Value, json};
 
+use crate::backend::TestDatabase;
+
 /// A database and keys folder of its own for CLI runs.
 struct Cli {
+    database: TestDatabase,
     dir: tempfile::TempDir,
 }
 
 impl Cli {
     fn new() -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
         Self {
-            dir: tempfile::tempdir().expect("temp dir"),
+            database: TestDatabase::create(dir.path()),
+            dir,
         }
     }
 
     fn db_path(&self) -> String {
-        self.dir.path().join("cli.db").display().to_string()
+        self.database.url().to_string()
     }
 
     fn keys_dir(&self) -> std::path::PathBuf {
@@ -330,4 +335,21 @@ fn keys_rotate_list_and_retire() {
         &cli.run(&["keys", "retire", "no-such-kid"]),
         "retire an unknown key",
     );
+}
+
+#[test]
+fn an_unreachable_postgres_server_is_one_clear_line_without_the_password() {
+    let cli = Cli::new();
+    let out = cli
+        .command(&["migrate"])
+        .env(
+            "TESSERA_DATABASE_URL",
+            "postgres://tessera:pw-not-shown@127.0.0.1:1/tessera",
+        )
+        .output()
+        .expect("run tessera");
+    assert_failure(&out, "unreachable PostgreSQL");
+    let err = stderr(&out);
+    assert!(err.contains("127.0.0.1:1/tessera"), "{err}");
+    assert!(!err.contains("pw-not-shown"), "{err}");
 }

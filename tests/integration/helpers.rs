@@ -1,9 +1,10 @@
-//! The test server (`TestApp`): its own port and SQLite file, the standard fixtures, and typed
-//! helpers for the protocol endpoints and the database.
+//! The test server (`TestApp`): its own port and database (a SQLite file, or a PostgreSQL
+//! database in the PostgreSQL pass), the standard fixtures, and typed helpers for the protocol
+//! endpoints and the database.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::Once;
+use std::sync::{Arc, Once};
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -15,6 +16,7 @@ use serde_json::Value;
 use tessera::db::schema;
 use tessera::manage::{NewClient, NewUser};
 
+use crate::backend::TestDatabase;
 use crate::browser::{AuthRequest, Browser};
 
 pub const ALICE: &str = "alice";
@@ -67,13 +69,15 @@ pub struct TestApp {
     pub base: String,
     pub db: tessera::db::Db,
     pub keys_dir: PathBuf,
-    /// The SQLite file (with `-wal` beside it).
-    pub db_path: PathBuf,
+    /// The database itself, whichever the backend (shared by every instance of one test).
+    pub database: Arc<TestDatabase>,
     /// A client without cookies that never follows redirects.
     pub api: reqwest::Client,
     pub alice_id: String,
     secrets: HashMap<&'static str, String>,
-    _dir: tempfile::TempDir,
+    /// Settings of this instance beyond the standard ones.
+    extra_env: Vec<(String, String)>,
+    _dir: Arc<tempfile::TempDir>,
 }
 
 /// How a request to the token, introspection or revocation endpoint authenticates the client.
@@ -209,53 +213,62 @@ impl TestApp {
 
     /// A server whose issuer is `issuer(port)` when given (e.g. an https issuer).
     pub async fn spawn_with_issuer(issuer: Option<fn(u16) -> String>) -> Self {
-        Self::spawn_with_env(issuer, &[]).await
+        Self::spawn_custom(issuer, &[]).await
     }
 
     /// A server with extra `TESSERA_*` settings.
     pub async fn spawn_with_env(issuer: Option<fn(u16) -> String>, extra: &[(&str, &str)]) -> Self {
-        init_tracing();
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind port 0");
-        let port = listener.local_addr().expect("local address").port();
-        let dir = tempfile::tempdir().expect("temp dir");
-        let base = format!("http://127.0.0.1:{port}");
-        let issuer = issuer.map_or_else(|| base.clone(), |f| f(port));
-        let keys_dir = dir.path().join("keys");
-        let db_path = dir.path().join("t.db");
-        let mut env = HashMap::new();
-        env.insert("TESSERA_ISSUER".to_string(), issuer.clone());
-        env.insert(
-            "TESSERA_DATABASE_URL".to_string(),
-            db_path.display().to_string(),
-        );
-        env.insert(
-            "TESSERA_KEYS_DIR".to_string(),
-            keys_dir.display().to_string(),
-        );
-        env.insert("TESSERA_ADMIN_PASSWORD".to_string(), ADMIN_PASSWORD.into());
-        for (k, v) in extra {
-            env.insert(k.to_string(), v.to_string());
-        }
-        let config = tessera::config::Config::from_sources(&env, None).expect("valid config");
-        let app = tessera::startup::Application::build(config, Some(listener)).expect("build");
-        let db = app.db();
-        tokio::spawn(app.run_until_stopped());
+        Self::spawn_custom(issuer, extra).await
+    }
 
+    async fn spawn_custom(issuer: Option<fn(u16) -> String>, extra: &[(&str, &str)]) -> Self {
+        let dir = Arc::new(tempfile::tempdir().expect("temp dir"));
+        let database = Arc::new(TestDatabase::create(dir.path()));
+        let keys_dir = dir.path().join("keys");
+        let extra: Vec<(String, String)> = extra
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let issuer = issuer.map(|f| Box::new(f) as Box<dyn FnOnce(u16) -> String>);
+        let (base, issuer, db) = start_instance(issuer, &database, &keys_dir, &extra);
         let (alice_id, secrets) = create_fixtures(&db);
-        let api = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .expect("http client");
         Self {
             issuer,
             base,
             db,
             keys_dir,
-            db_path,
-            api,
+            database,
+            api: http_client(),
             alice_id,
             secrets,
+            extra_env: extra,
             _dir: dir,
+        }
+    }
+
+    /// Another server on this one's database, keys folder and issuer, as behind a load
+    /// balancer, with the same settings plus `extra`; the fixtures are shared.
+    pub async fn another_instance(&self, extra: &[(&str, &str)]) -> Self {
+        let mut env = self.extra_env.clone();
+        env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        let issuer = self.issuer.clone();
+        let (base, _, db) = start_instance(
+            Some(Box::new(move |_| issuer.clone())),
+            &self.database,
+            &self.keys_dir,
+            &env,
+        );
+        Self {
+            issuer: self.issuer.clone(),
+            base,
+            db,
+            keys_dir: self.keys_dir.clone(),
+            database: Arc::clone(&self.database),
+            api: http_client(),
+            alice_id: self.alice_id.clone(),
+            secrets: self.secrets.clone(),
+            extra_env: env,
+            _dir: Arc::clone(&self._dir),
         }
     }
 
@@ -454,6 +467,43 @@ impl TestApp {
         };
         n.expect("count rows")
     }
+}
+
+/// A client without cookies that never follows redirects.
+fn http_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("http client")
+}
+
+/// Starts a server on port 0 with the standard settings plus `extra`; answers its base URL,
+/// its issuer and its database handle.
+fn start_instance(
+    issuer: Option<Box<dyn FnOnce(u16) -> String>>,
+    database: &TestDatabase,
+    keys_dir: &std::path::Path,
+    extra: &[(String, String)],
+) -> (String, String, tessera::db::Db) {
+    init_tracing();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind port 0");
+    let port = listener.local_addr().expect("local address").port();
+    let base = format!("http://127.0.0.1:{port}");
+    let issuer = issuer.map_or_else(|| base.clone(), |f| f(port));
+    let mut env = HashMap::new();
+    env.insert("TESSERA_ISSUER".to_string(), issuer.clone());
+    env.insert("TESSERA_DATABASE_URL".to_string(), database.url().into());
+    env.insert(
+        "TESSERA_KEYS_DIR".to_string(),
+        keys_dir.display().to_string(),
+    );
+    env.insert("TESSERA_ADMIN_PASSWORD".to_string(), ADMIN_PASSWORD.into());
+    env.extend(extra.iter().cloned());
+    let config = tessera::config::Config::from_sources(&env, None).expect("valid config");
+    let app = tessera::startup::Application::build(config, Some(listener)).expect("build");
+    let db = app.db();
+    tokio::spawn(app.run_until_stopped());
+    (base, issuer, db)
 }
 
 fn create_fixtures(db: &tessera::db::Db) -> (String, HashMap<&'static str, String>) {

@@ -1,5 +1,6 @@
 //! Tessera's integration tests: one binary, each test with its own server on port 0 and its
-//! own SQLite file, talking HTTP to it (STYLE.md habit 12).
+//! own database, talking HTTP to it (STYLE.md habit 12). The suite runs on SQLite, then once
+//! more on PostgreSQL (`postgres.rs`) when PostgreSQL's server programs are installed.
 //!
 //! A failing assertion is how a test fails, so `panic!`-family macros are allowed here.
 #![allow(clippy::panic)]
@@ -10,8 +11,10 @@ mod admin_console;
 mod admin_support;
 mod audit;
 mod authorize;
+mod backend;
 mod browser;
 mod cli;
+mod concurrency;
 mod discovery;
 mod flow;
 mod forge;
@@ -19,6 +22,7 @@ mod helpers;
 mod introspect;
 mod login;
 mod logout;
+mod postgres;
 mod prompt;
 mod roles;
 mod security_headers;

@@ -6,15 +6,9 @@ use tessera::db::schema::auth_codes;
 use crate::browser::AuthRequest;
 use crate::helpers::{ALICE_PASSWORD, TestApp, WEB, WEB_REDIRECT};
 
-/// The database file and its write-ahead log, as bytes.
+/// What the database keeps on disk, as bytes.
 fn database_bytes(app: &TestApp) -> Vec<u8> {
-    let mut bytes = std::fs::read(&app.db_path).expect("database file");
-    let mut wal = app.db_path.clone().into_os_string();
-    wal.push("-wal");
-    if let Ok(more) = std::fs::read(&wal) {
-        bytes.extend(more);
-    }
-    bytes
+    app.database.bytes()
 }
 
 fn contains(haystack: &[u8], needle: &str) -> bool {

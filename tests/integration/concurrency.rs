@@ -1,0 +1,77 @@
+//! Races between instances: the same code or refresh token redeemed at two servers on one
+//! database at the same moment. Exactly one wins; the other gets `invalid_grant`, and what the
+//! winner received is revoked (a replay means the secret leaked).
+
+use crate::browser::AuthRequest;
+use crate::helpers::{Reply, TestApp, WEB, WEB_REDIRECT, str_field};
+
+/// Rounds per race: each round is a fresh code or token redeemed twice in parallel.
+const ROUNDS: usize = 6;
+
+/// Exactly one of two replies is a 200; the other is `invalid_grant`. Answers the winner's JSON.
+fn one_winner(a: Reply, b: Reply, what: &str) -> serde_json::Value {
+    let (won, lost) = match (a.status, b.status) {
+        (200, _) => (a, b),
+        (_, 200) => (b, a),
+        _ => panic!(
+            "{what}: nobody won: {} {} / {} {}",
+            a.status, a.body, b.status, b.body
+        ),
+    };
+    lost.assert_oauth_error(400, "invalid_grant", what);
+    won.json()
+}
+
+/// The winner's tokens no longer work: the access token is inactive and the refresh token
+/// (of the revoked family) is refused.
+async fn assert_revoked(app: &TestApp, won: &serde_json::Value, what: &str) {
+    let access = str_field(won, "access_token");
+    assert!(
+        !app.is_active(WEB, &access).await,
+        "{what}: the winner's access token is still active"
+    );
+    let refresh = str_field(won, "refresh_token");
+    app.refresh(app.basic(WEB), &refresh)
+        .await
+        .assert_oauth_error(400, "invalid_grant", what);
+}
+
+#[tokio::test]
+async fn a_code_redeemed_at_two_instances_at_once_has_one_winner() {
+    let one = TestApp::spawn().await;
+    let two = one.another_instance(&[]).await;
+    let browser = one.browser();
+    for round in 0..ROUNDS {
+        let req = AuthRequest::for_client(WEB);
+        let code = browser.code_for(&one, &req).await["code"].clone();
+        let (a, b) = tokio::join!(
+            one.redeem(one.basic(WEB), &code, WEB_REDIRECT, req.verifier()),
+            two.redeem(two.basic(WEB), &code, WEB_REDIRECT, req.verifier()),
+        );
+        let what = format!("code race, round {round}");
+        let won = one_winner(a, b, &what);
+        assert_revoked(&one, &won, &what).await;
+    }
+}
+
+#[tokio::test]
+async fn a_refresh_token_used_at_two_instances_at_once_has_one_winner() {
+    let one = TestApp::spawn().await;
+    let two = one.another_instance(&[]).await;
+    for round in 0..ROUNDS {
+        let (_, tokens) = one.tokens_for(WEB, "openid offline_access").await;
+        let refresh = str_field(&tokens, "refresh_token");
+        let (a, b) = tokio::join!(
+            one.refresh(one.basic(WEB), &refresh),
+            two.refresh(two.basic(WEB), &refresh),
+        );
+        let what = format!("refresh race, round {round}");
+        let won = one_winner(a, b, &what);
+        assert_revoked(&two, &won, &what).await;
+        assert!(
+            !one.is_active(WEB, &str_field(&tokens, "access_token"))
+                .await,
+            "{what}: the first access token of the family is still active"
+        );
+    }
+}
