@@ -7,13 +7,15 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 
 use super::auth::AdminSession;
+use super::console_clients::*;
 use super::console_pages::*;
-use super::{access_ttl, run_op};
+use super::console_users::*;
+use super::run_op;
 use crate::clock;
 use crate::db::{self, DbError};
 use crate::domain::params::Params;
-use crate::manage::ops::{self, ClientChanges, UserChanges};
-use crate::manage::{ManageError, NewClient, NewUser};
+use crate::manage::ManageError;
+use crate::manage::ops;
 use crate::state::AppState;
 use crate::web::pages;
 
@@ -42,18 +44,18 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 /// Events on one page of the audit log.
 const AUDIT_PAGE: i64 = 50;
 
-fn page<T: Template>(status: StatusCode, page: &T) -> HttpResponse {
+pub(super) fn page<T: Template>(status: StatusCode, page: &T) -> HttpResponse {
     pages::html(status, page)
 }
 
-fn see_other(location: String) -> HttpResponse {
+pub(super) fn see_other(location: String) -> HttpResponse {
     HttpResponse::SeeOther()
         .insert_header((header::LOCATION, location))
         .finish()
 }
 
 /// The confirmation named by `?notice=` (fixed texts only: nothing from the URL is echoed).
-fn notice(req: &HttpRequest) -> Option<&'static str> {
+pub(super) fn notice(req: &HttpRequest) -> Option<&'static str> {
     let params = Params::parse(req.query_string().as_bytes()).ok()?;
     Some(match params.get("notice")? {
         "created" => "Created.",
@@ -70,7 +72,7 @@ fn notice(req: &HttpRequest) -> Option<&'static str> {
 /// The parsed form, if it carries this browser's CSRF token; otherwise the refusal page.
 // The error is the finished answer page, built once on a path that ends the request.
 #[allow(clippy::result_large_err)]
-fn form(admin: &AdminSession, body: &[u8]) -> Result<Params, HttpResponse> {
+pub(super) fn form(admin: &AdminSession, body: &[u8]) -> Result<Params, HttpResponse> {
     let params = Params::parse(body).map_err(|_| {
         pages::error_page(
             StatusCode::BAD_REQUEST,
@@ -90,7 +92,7 @@ fn form(admin: &AdminSession, body: &[u8]) -> Result<Params, HttpResponse> {
 }
 
 /// The page for an error that is not about the form's values.
-fn failure(e: ManageError) -> HttpResponse {
+pub(super) fn failure(e: ManageError) -> HttpResponse {
     match e {
         ManageError::NotFound(what) => pages::error_page(
             StatusCode::NOT_FOUND,
@@ -111,7 +113,7 @@ fn failure(e: ManageError) -> HttpResponse {
 
 /// A message to show beside the form, for errors about the form's values.
 #[allow(clippy::result_large_err)]
-fn form_error(e: ManageError) -> Result<String, HttpResponse> {
+pub(super) fn form_error(e: ManageError) -> Result<String, HttpResponse> {
     match e {
         ManageError::Invalid(m) => Ok(m),
         ManageError::Exists(_) => Ok(e.to_string()),
@@ -146,540 +148,6 @@ async fn dashboard(
             },
         ),
         Err(e) => crate::web::unavailable(e),
-    }
-}
-
-async fn clients_page(
-    admin: AdminSession,
-    state: &AppState,
-    status: StatusCode,
-    notice: Option<&'static str>,
-    error: Option<String>,
-    form: ClientForm,
-) -> HttpResponse {
-    match state
-        .db
-        .run(|conn| db::admin::clients(conn).map_err(DbError::from))
-        .await
-    {
-        Ok(clients) => page(
-            status,
-            &ClientsPage {
-                nav: "clients",
-                csrf: admin.csrf,
-                admin_name: admin.user.username,
-                notice,
-                error,
-                clients,
-                form,
-            },
-        ),
-        Err(e) => crate::web::unavailable(e),
-    }
-}
-
-async fn clients(
-    admin: AdminSession,
-    state: web::Data<AppState>,
-    req: HttpRequest,
-) -> HttpResponse {
-    clients_page(
-        admin,
-        &state,
-        StatusCode::OK,
-        notice(&req),
-        None,
-        ClientForm::blank(),
-    )
-    .await
-}
-
-async fn create_client(
-    admin: AdminSession,
-    state: web::Data<AppState>,
-    body: web::Bytes,
-) -> HttpResponse {
-    let params = match form(&admin, &body) {
-        Ok(p) => p,
-        Err(res) => return res,
-    };
-    let f = ClientForm::from_params(&params);
-    let new = NewClient {
-        client_id: f.client_id.clone(),
-        name: f.name.clone(),
-        redirect_uris: words(&f.redirect_uris),
-        post_logout_redirect_uris: words(&f.post_logout_redirect_uris),
-        public: f.public,
-        grant_types: f.grant_types(),
-        scopes: words(&f.scopes),
-        first_party: f.first_party,
-        secret: None,
-    };
-    match run_op(&state, admin.actor(), move |conn, by| {
-        ops::create_client(conn, by, new)
-    })
-    .await
-    {
-        Ok(Some(secret)) => page(
-            StatusCode::CREATED,
-            &SecretPage {
-                nav: "clients",
-                csrf: admin.csrf,
-                admin_name: admin.user.username,
-                notice: None,
-                error: None,
-                heading: format!("Client {} registered", f.client_id),
-                explanation: "The application authenticates with this client secret.".into(),
-                label: "Client secret",
-                secret,
-                next: format!("/admin/clients/{}", f.client_id),
-            },
-        ),
-        Ok(None) => see_other(format!("/admin/clients/{}?notice=created", f.client_id)),
-        Err(e) => match form_error(e) {
-            Ok(message) => {
-                clients_page(
-                    admin,
-                    &state,
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    None,
-                    Some(message),
-                    f,
-                )
-                .await
-            }
-            Err(res) => res,
-        },
-    }
-}
-
-async fn client_page(
-    admin: AdminSession,
-    state: &AppState,
-    id: String,
-    status: StatusCode,
-    notice: Option<&'static str>,
-    error: Option<(String, ClientForm)>,
-) -> HttpResponse {
-    match state.db.run(move |conn| ops::client(conn, &id)).await {
-        Ok(c) => {
-            let (error, form) = match error {
-                Some((message, form)) => (Some(message), form),
-                None => (None, ClientForm::from_client(&c)),
-            };
-            page(
-                status,
-                &ClientPage {
-                    nav: "clients",
-                    csrf: admin.csrf,
-                    admin_name: admin.user.username,
-                    notice,
-                    error,
-                    public: c.is_public(),
-                    client_id: c.id,
-                    form,
-                },
-            )
-        }
-        Err(e) => failure(e),
-    }
-}
-
-async fn client(
-    admin: AdminSession,
-    state: web::Data<AppState>,
-    path: web::Path<String>,
-    req: HttpRequest,
-) -> HttpResponse {
-    client_page(
-        admin,
-        &state,
-        path.into_inner(),
-        StatusCode::OK,
-        notice(&req),
-        None,
-    )
-    .await
-}
-
-async fn update_client(
-    admin: AdminSession,
-    state: web::Data<AppState>,
-    path: web::Path<String>,
-    body: web::Bytes,
-) -> HttpResponse {
-    let params = match form(&admin, &body) {
-        Ok(p) => p,
-        Err(res) => return res,
-    };
-    let id = path.into_inner();
-    let f = ClientForm::from_params(&params);
-    let changes = ClientChanges {
-        name: Some(f.name.clone()),
-        redirect_uris: Some(words(&f.redirect_uris)),
-        post_logout_redirect_uris: Some(words(&f.post_logout_redirect_uris)),
-        grant_types: Some(f.grant_types()),
-        scopes: Some(words(&f.scopes)),
-        first_party: Some(f.first_party),
-    };
-    let target = id.clone();
-    match run_op(&state, admin.actor(), move |conn, by| {
-        ops::update_client(conn, by, &target, changes)
-    })
-    .await
-    {
-        Ok(_) => see_other(format!("/admin/clients/{id}?notice=saved")),
-        Err(e) => match form_error(e) {
-            Ok(message) => {
-                client_page(
-                    admin,
-                    &state,
-                    id,
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    None,
-                    Some((message, f)),
-                )
-                .await
-            }
-            Err(res) => res,
-        },
-    }
-}
-
-async fn rotate_secret(
-    admin: AdminSession,
-    state: web::Data<AppState>,
-    path: web::Path<String>,
-    body: web::Bytes,
-) -> HttpResponse {
-    if let Err(res) = form(&admin, &body) {
-        return res;
-    }
-    let id = path.into_inner();
-    let target = id.clone();
-    match run_op(&state, admin.actor(), move |conn, by| {
-        ops::rotate_client_secret(conn, by, &target)
-    })
-    .await
-    {
-        Ok(secret) => page(
-            StatusCode::OK,
-            &SecretPage {
-                nav: "clients",
-                csrf: admin.csrf,
-                admin_name: admin.user.username,
-                notice: None,
-                error: None,
-                heading: format!("New secret for {id}"),
-                explanation: "The previous secret no longer works.".into(),
-                label: "Client secret",
-                secret,
-                next: format!("/admin/clients/{id}"),
-            },
-        ),
-        Err(ManageError::Invalid(m)) => {
-            pages::error_page(StatusCode::UNPROCESSABLE_ENTITY, "Cannot rotate", &m)
-        }
-        Err(e) => failure(e),
-    }
-}
-
-async fn delete_client(
-    admin: AdminSession,
-    state: web::Data<AppState>,
-    path: web::Path<String>,
-    body: web::Bytes,
-) -> HttpResponse {
-    if let Err(res) = form(&admin, &body) {
-        return res;
-    }
-    let id = path.into_inner();
-    match run_op(&state, admin.actor(), move |conn, by| {
-        ops::delete_client(conn, by, &id)
-    })
-    .await
-    {
-        Ok(()) => see_other("/admin/clients?notice=deleted".into()),
-        Err(e) => failure(e),
-    }
-}
-
-async fn users_page(
-    admin: AdminSession,
-    state: &AppState,
-    status: StatusCode,
-    notice: Option<&'static str>,
-    error: Option<String>,
-    form: UserForm,
-) -> HttpResponse {
-    match state.db.run(ops::users).await {
-        Ok(users) => page(
-            status,
-            &UsersPage {
-                nav: "users",
-                csrf: admin.csrf,
-                admin_name: admin.user.username,
-                notice,
-                error,
-                users,
-                form,
-            },
-        ),
-        Err(e) => failure(e),
-    }
-}
-
-async fn users(admin: AdminSession, state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
-    users_page(
-        admin,
-        &state,
-        StatusCode::OK,
-        notice(&req),
-        None,
-        UserForm::default(),
-    )
-    .await
-}
-
-async fn create_user(
-    admin: AdminSession,
-    state: web::Data<AppState>,
-    body: web::Bytes,
-) -> HttpResponse {
-    let params = match form(&admin, &body) {
-        Ok(p) => p,
-        Err(res) => return res,
-    };
-    let text = |n: &str| params.get(n).unwrap_or("").to_string();
-    let f = UserForm {
-        username: text("username"),
-        email: text("email"),
-        name: text("name"),
-        roles: text("roles"),
-        groups: text("groups"),
-    };
-    let typed = text("password");
-    let generated = typed.is_empty().then(crate::crypto::random::token);
-    let new = NewUser {
-        username: f.username.clone(),
-        email: f.email.clone(),
-        password: generated.clone().unwrap_or(typed),
-        name: Some(f.name.trim().to_string()).filter(|n| !n.is_empty()),
-        admin: false,
-    };
-    let (roles, groups) = (words(&f.roles), words(&f.groups));
-    match run_op(&state, admin.actor(), move |conn, by| {
-        ops::create_user(conn, by, new, roles, groups)
-    })
-    .await
-    {
-        Ok(view) => match generated {
-            Some(password) => page(
-                StatusCode::CREATED,
-                &SecretPage {
-                    nav: "users",
-                    csrf: admin.csrf,
-                    admin_name: admin.user.username,
-                    notice: None,
-                    error: None,
-                    heading: format!("User {} created", view.user.username),
-                    explanation: "Give this password to the person; they sign in with it.".into(),
-                    label: "Password",
-                    secret: password,
-                    next: format!("/admin/users/{}", view.user.id),
-                },
-            ),
-            None => see_other(format!("/admin/users/{}?notice=created", view.user.id)),
-        },
-        Err(e) => match form_error(e) {
-            Ok(message) => {
-                users_page(
-                    admin,
-                    &state,
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    None,
-                    Some(message),
-                    f,
-                )
-                .await
-            }
-            Err(res) => res,
-        },
-    }
-}
-
-async fn user_page(
-    admin: AdminSession,
-    state: &AppState,
-    id: String,
-    status: StatusCode,
-    notice: Option<&'static str>,
-    error: Option<String>,
-) -> HttpResponse {
-    match state.db.run(move |conn| ops::user(conn, &id)).await {
-        Ok(view) => page(
-            status,
-            &UserPage {
-                nav: "users",
-                csrf: admin.csrf,
-                admin_name: admin.user.username,
-                notice,
-                error,
-                roles: view.membership.roles.join(" "),
-                groups: view.membership.groups.join(" "),
-                view,
-            },
-        ),
-        Err(e) => failure(e),
-    }
-}
-
-async fn user(
-    admin: AdminSession,
-    state: web::Data<AppState>,
-    path: web::Path<String>,
-    req: HttpRequest,
-) -> HttpResponse {
-    user_page(
-        admin,
-        &state,
-        path.into_inner(),
-        StatusCode::OK,
-        notice(&req),
-        None,
-    )
-    .await
-}
-
-/// Applies `changes` to a user and returns to their page.
-async fn change_user(
-    admin: AdminSession,
-    state: &AppState,
-    id: String,
-    changes: UserChanges,
-) -> HttpResponse {
-    let ttl = access_ttl(state);
-    let target = id.clone();
-    match run_op(state, admin.actor(), move |conn, by| {
-        ops::update_user(conn, by, &target, changes, ttl)
-    })
-    .await
-    {
-        Ok(_) => see_other(format!("/admin/users/{id}?notice=saved")),
-        Err(e) => match form_error(e) {
-            Ok(message) => {
-                user_page(
-                    admin,
-                    state,
-                    id,
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    None,
-                    Some(message),
-                )
-                .await
-            }
-            Err(res) => res,
-        },
-    }
-}
-
-async fn update_user(
-    admin: AdminSession,
-    state: web::Data<AppState>,
-    path: web::Path<String>,
-    body: web::Bytes,
-) -> HttpResponse {
-    let params = match form(&admin, &body) {
-        Ok(p) => p,
-        Err(res) => return res,
-    };
-    let changes = UserChanges {
-        disabled: None,
-        roles: Some(words(params.get("roles").unwrap_or(""))),
-        groups: Some(words(params.get("groups").unwrap_or(""))),
-    };
-    change_user(admin, &state, path.into_inner(), changes).await
-}
-
-async fn set_status(
-    admin: AdminSession,
-    state: web::Data<AppState>,
-    path: web::Path<String>,
-    body: web::Bytes,
-) -> HttpResponse {
-    let params = match form(&admin, &body) {
-        Ok(p) => p,
-        Err(res) => return res,
-    };
-    let disabled = match params.get("disabled") {
-        Some("yes") => true,
-        Some("no") => false,
-        _ => {
-            return pages::error_page(
-                StatusCode::BAD_REQUEST,
-                "Invalid request",
-                "Choose to enable or disable the user.",
-            );
-        }
-    };
-    let changes = UserChanges {
-        disabled: Some(disabled),
-        ..UserChanges::default()
-    };
-    change_user(admin, &state, path.into_inner(), changes).await
-}
-
-async fn reset_password(
-    admin: AdminSession,
-    state: web::Data<AppState>,
-    path: web::Path<String>,
-    body: web::Bytes,
-) -> HttpResponse {
-    let params = match form(&admin, &body) {
-        Ok(p) => p,
-        Err(res) => return res,
-    };
-    let id = path.into_inner();
-    let typed = params.get("password").unwrap_or("").to_string();
-    let given = (!typed.is_empty()).then_some(typed);
-    let ttl = access_ttl(&state);
-    let target = id.clone();
-    match run_op(&state, admin.actor(), move |conn, by| {
-        ops::reset_password(conn, by, &target, given, ttl)
-    })
-    .await
-    {
-        Ok(Some(password)) => page(
-            StatusCode::OK,
-            &SecretPage {
-                nav: "users",
-                csrf: admin.csrf,
-                admin_name: admin.user.username,
-                notice: None,
-                error: None,
-                heading: "New password".into(),
-                explanation: "The user was signed out everywhere and signs in with this password."
-                    .into(),
-                label: "Password",
-                secret: password,
-                next: format!("/admin/users/{id}"),
-            },
-        ),
-        Ok(None) => see_other(format!("/admin/users/{id}?notice=password")),
-        Err(e) => match form_error(e) {
-            Ok(message) => {
-                user_page(
-                    admin,
-                    &state,
-                    id,
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    None,
-                    Some(message),
-                )
-                .await
-            }
-            Err(res) => res,
-        },
     }
 }
 

@@ -7,7 +7,9 @@ pub mod api_docs;
 pub mod api_types;
 pub mod auth;
 pub mod console;
+pub mod console_clients;
 pub mod console_pages;
+pub mod console_users;
 pub mod problem;
 
 use actix_web::web;
