@@ -343,6 +343,48 @@ mod tests {
     }
 
     #[test]
+    fn audit_webhook_needs_a_url_and_a_long_secret_together() {
+        let url = ("TESSERA_AUDIT_WEBHOOK_URL", "https://hooks.example/tessera");
+        let secret = (
+            "TESSERA_AUDIT_WEBHOOK_SECRET",
+            "0123456789abcdef0123456789abcdef",
+        );
+        let c = Config::from_sources(&env(&[url, secret]), None).expect("config");
+        let hook = c.audit_webhook.expect("a webhook");
+        assert_eq!(hook.url.as_str(), "https://hooks.example/tessera");
+        assert_eq!(hook.first_retry, Duration::from_secs(1));
+        assert!(
+            !format!("{hook:?}").contains(secret.1),
+            "the secret does not print"
+        );
+        assert!(
+            Config::from_sources(&HashMap::new(), None)
+                .expect("config")
+                .audit_webhook
+                .is_none()
+        );
+        for (pairs, variable) in [
+            (vec![url], "TESSERA_AUDIT_WEBHOOK_SECRET"),
+            (vec![secret], "TESSERA_AUDIT_WEBHOOK_URL"),
+            (
+                vec![url, ("TESSERA_AUDIT_WEBHOOK_SECRET", "short")],
+                "TESSERA_AUDIT_WEBHOOK_SECRET",
+            ),
+            (
+                vec![("TESSERA_AUDIT_WEBHOOK_URL", "ftp://x.example/"), secret],
+                "TESSERA_AUDIT_WEBHOOK_URL",
+            ),
+            (
+                vec![url, secret, ("TESSERA_AUDIT_WEBHOOK_RETRY", "soon")],
+                "TESSERA_AUDIT_WEBHOOK_RETRY",
+            ),
+        ] {
+            let e = Config::from_sources(&env(&pairs), None).expect_err(variable);
+            assert_eq!(e.variable, variable);
+        }
+    }
+
+    #[test]
     fn secrets_do_not_print() {
         let c = Config::from_sources(
             &env(&[("TESSERA_ADMIN_PASSWORD", "a-very-long-password")]),

@@ -215,3 +215,19 @@ async fn a_reused_refresh_token_revokes_its_family_and_is_audited() {
         "no token in the event"
     );
 }
+
+#[tokio::test]
+async fn a_refresh_token_revoked_by_its_client_is_audited() {
+    let app = TestApp::spawn().await;
+    let (_, tokens) = app.tokens_for(PORTAL, "openid offline_access").await;
+    let refresh = str_field(&tokens, "refresh_token");
+
+    assert_eq!(app.revoke(app.basic(PORTAL), &refresh).await.status, 200);
+
+    let t = service_token(&app).await;
+    let q = "/admin/api/v1/audit?q=revoked%20by%20the%20client";
+    let events = call(&app, "get", q, Some(&t), None).await.json();
+    assert_eq!(events["total"], 1, "{events}");
+    assert_eq!(events["events"][0]["action"], "token.family_revoked");
+    assert_eq!(events["events"][0]["target"], app.alice_id.as_str());
+}
