@@ -99,12 +99,13 @@ impl fmt::Display for OAuthError {
 impl From<DbError> for OAuthError {
     fn from(e: DbError) -> Self {
         tracing::error!(error = %e, cause = ?std::error::Error::source(&e), "A database call failed.");
-        match e {
-            DbError::Pool(_) | DbError::Blocking => Self::new(
+        if e.is_unavailable() {
+            Self::new(
                 ErrorCode::TemporarilyUnavailable,
                 "the service is busy, try again shortly",
-            ),
-            _ => Self::new(ErrorCode::ServerError, "an internal error occurred"),
+            )
+        } else {
+            Self::new(ErrorCode::ServerError, "an internal error occurred")
         }
     }
 }

@@ -6,6 +6,7 @@
 
 pub mod admin;
 pub mod audit;
+pub mod cleanup;
 pub mod cli;
 pub mod clock;
 pub mod config;
@@ -13,7 +14,10 @@ pub mod crypto;
 pub mod db;
 pub mod domain;
 pub mod error;
+pub mod logging;
 pub mod manage;
+pub mod metrics;
+pub mod mfa;
 pub mod oidc;
 pub mod startup;
 pub mod state;

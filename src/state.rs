@@ -4,10 +4,12 @@ use crate::audit::Auditor;
 use crate::config::Config;
 use crate::crypto::keys::KeyStore;
 use crate::db::Db;
+use crate::metrics::Metrics;
 
 pub struct AppState {
     pub config: Config,
     pub db: Db,
     pub keys: KeyStore,
     pub audit: Auditor,
+    pub metrics: Metrics,
 }

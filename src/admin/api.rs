@@ -370,9 +370,10 @@ pub async fn list_keys(_admin: AdminToken, state: web::Data<AppState>) -> Answer
 #[utoipa::path(post, path = "/admin/api/v1/keys", tag = "keys",
     responses((status = 201, body = KeyRotated), (status = 401, body = Problem), (status = 403, body = Problem)))]
 pub async fn rotate_key(admin: AdminToken, state: web::Data<AppState>) -> Answer {
-    let dir = state.config.keys_dir.clone();
+    let vault = crate::crypto::keys::KeyVault::from_config(&state.config);
+    let prepublish = state.config.key_prepublish.as_secs() as i64;
     let kid = run_op(&state, admin.actor, move |conn, by| {
-        ops::rotate_key(conn, by, &dir)
+        ops::rotate_key(conn, by, &vault, prepublish)
     })
     .await?;
     Ok(json(StatusCode::CREATED, &KeyRotated { kid }))

@@ -193,30 +193,46 @@ pub struct KeyOut {
     pub kid: String,
     pub alg: String,
     pub created_at: i64,
+    /// From when the key signs (a rotated-in key is published before it signs).
+    pub signs_from: i64,
+    /// When the key stops (or stopped) signing; it stays published until its tokens expire.
     pub retired_at: Option<i64>,
     /// Seconds since the key was created.
     pub age_seconds: i64,
-    /// Whether this key signs new tokens.
+    /// `signing`, `pre-published`, `active` or `retired`.
+    pub state: String,
+    /// Whether this key signs new tokens now.
     pub signing: bool,
 }
 
 impl KeyOut {
     pub fn list(rows: Vec<KeyRow>, now: i64) -> Vec<KeyOut> {
-        let signer = rows
-            .iter()
-            .filter(|r| r.retired_at.is_none())
-            .max_by_key(|r| (r.created_at, r.kid.clone()))
-            .map(|r| r.kid.clone());
-        rows.into_iter()
-            .map(|r| KeyOut {
-                signing: signer.as_deref() == Some(r.kid.as_str()),
-                age_seconds: (now - r.created_at).max(0),
-                kid: r.kid,
-                alg: r.alg,
-                created_at: r.created_at,
-                retired_at: r.retired_at,
+        let signer = crate::crypto::keys::signer_row(&rows, now).map(|r| r.kid.clone());
+        rows.iter()
+            .map(|r| {
+                let signing = signer.as_deref() == Some(r.kid.as_str());
+                KeyOut {
+                    state: key_state(r, signing, now).into(),
+                    signing,
+                    age_seconds: (now - r.created_at).max(0),
+                    kid: r.kid.clone(),
+                    alg: r.alg.clone(),
+                    created_at: r.created_at,
+                    signs_from: r.signs_from,
+                    retired_at: r.retired_at,
+                }
             })
             .collect()
+    }
+}
+
+/// How a key stands at `now`.
+pub fn key_state(row: &KeyRow, signing: bool, now: i64) -> &'static str {
+    match (row.is_active(now), signing) {
+        (false, _) => "retired",
+        (true, true) => "signing",
+        (true, false) if row.signs_from > now => "pre-published",
+        (true, false) => "active",
     }
 }
 

@@ -238,9 +238,10 @@ async fn rotate_key(
     if let Err(res) = form(&admin, &body) {
         return res;
     }
-    let dir = state.config.keys_dir.clone();
+    let vault = crate::crypto::keys::KeyVault::from_config(&state.config);
+    let prepublish = state.config.key_prepublish.as_secs() as i64;
     match run_op(&state, admin.actor(), move |conn, by| {
-        ops::rotate_key(conn, by, &dir)
+        ops::rotate_key(conn, by, &vault, prepublish)
     })
     .await
     {

@@ -37,21 +37,13 @@ pub struct KeyLine {
 }
 
 pub fn key_lines(rows: &[KeyRow], now: i64) -> Vec<KeyLine> {
-    let signer = rows
-        .iter()
-        .filter(|r| r.retired_at.is_none())
-        .max_by_key(|r| (r.created_at, r.kid.clone()))
-        .map(|r| r.kid.clone());
+    let signer = crate::crypto::keys::signer_row(rows, now).map(|r| r.kid.clone());
     let mut lines: Vec<KeyLine> = rows
         .iter()
         .map(|r| KeyLine {
             kid: r.kid.clone(),
-            state: match (r.retired_at, signer.as_deref() == Some(r.kid.as_str())) {
-                (Some(_), _) => "retired",
-                (None, true) => "signing",
-                (None, false) => "active",
-            },
-            active: r.retired_at.is_none(),
+            state: super::api_types::key_state(r, signer.as_deref() == Some(r.kid.as_str()), now),
+            active: r.is_active(now),
             created: when(r.created_at),
             age: age(now - r.created_at),
         })

@@ -8,7 +8,9 @@ pub mod audit;
 pub mod clients;
 pub mod codes;
 pub mod consents;
+pub mod expired;
 pub mod keys;
+pub mod mfa;
 pub mod roles;
 pub mod schema;
 pub mod sessions;
@@ -167,19 +169,47 @@ impl DatabaseUrl {
     }
 }
 
+/// How long a query waits for another connection's lock unless configured otherwise.
+pub const DEFAULT_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
 #[derive(Debug)]
-struct SqlitePragmas;
+struct SqlitePragmas {
+    busy_timeout_ms: u128,
+}
 
 impl CustomizeConnection<Conn, diesel::r2d2::Error> for SqlitePragmas {
     fn on_acquire(&self, conn: &mut Conn) -> Result<(), diesel::r2d2::Error> {
         if let Conn::Sqlite(c) = conn {
-            c.batch_execute(
-                "PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL; \
+            c.batch_execute(&format!(
+                "PRAGMA busy_timeout = {}; PRAGMA journal_mode = WAL; \
                  PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
-            )
+                self.busy_timeout_ms
+            ))
             .map_err(diesel::r2d2::Error::QueryError)?;
         }
         Ok(())
+    }
+}
+
+impl DbError {
+    /// Whether the database could not be reached or stayed locked by another connection past
+    /// the busy timeout: a temporary condition, answered 503 with `Retry-After`.
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            Self::Pool(_) | Self::Blocking => true,
+            Self::Query(diesel::result::Error::DatabaseError(
+                diesel::result::DatabaseErrorKind::ClosedConnection
+                | diesel::result::DatabaseErrorKind::UnableToSendCommand,
+                _,
+            )) => true,
+            Self::Query(diesel::result::Error::DatabaseError(_, info)) => {
+                let message = info.message().to_ascii_lowercase();
+                message.contains("database is locked")
+                    || message.contains("database table is locked")
+                    || message.contains("database is busy")
+            }
+            _ => false,
+        }
     }
 }
 
@@ -194,6 +224,11 @@ impl Db {
     /// Opens the pool, creating the SQLite file (and its folder) when missing. A PostgreSQL
     /// server is reached once first, so that a wrong URL or password gives libpq's own message.
     pub fn connect(url: &DatabaseUrl) -> Result<Self, DbError> {
+        Self::connect_with(url, DEFAULT_BUSY_TIMEOUT)
+    }
+
+    /// Like [`Db::connect`], with SQLite queries waiting at most `busy_timeout` for a lock.
+    pub fn connect_with(url: &DatabaseUrl, busy_timeout: Duration) -> Result<Self, DbError> {
         let target = match url {
             DatabaseUrl::Sqlite(path) => {
                 if path != ":memory:"
@@ -224,7 +259,9 @@ impl Db {
             .max_size(POOL_SIZE)
             .min_idle(Some(1))
             .connection_timeout(Duration::from_secs(10))
-            .connection_customizer(Box::new(SqlitePragmas))
+            .connection_customizer(Box::new(SqlitePragmas {
+                busy_timeout_ms: busy_timeout.as_millis(),
+            }))
             .build(Manager::new(target))?;
         Ok(Self {
             pool,

@@ -11,6 +11,7 @@ diesel::table! {
         is_admin -> Bool,
         disabled -> Bool,
         created_at -> BigInt,
+        mfa_required -> Bool,
     }
 }
 
@@ -101,6 +102,8 @@ diesel::table! {
         alg -> Text,
         created_at -> BigInt,
         retired_at -> Nullable<BigInt>,
+        private_key -> Nullable<Text>,
+        signs_from -> BigInt,
     }
 }
 
@@ -121,9 +124,28 @@ diesel::table! {
 }
 
 diesel::table! {
+    totp_credentials (user_id) {
+        user_id -> Text,
+        secret -> Text,
+        confirmed -> Bool,
+        last_step -> BigInt,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
     user_groups (user_id, group_name) {
         user_id -> Text,
         group_name -> Text,
+    }
+}
+
+diesel::table! {
+    recovery_codes (code_hash) {
+        code_hash -> Text,
+        user_id -> Text,
+        used_at -> Nullable<BigInt>,
+        created_at -> BigInt,
     }
 }
 
@@ -135,6 +157,16 @@ diesel::table! {
         action -> Text,
         target -> Text,
         detail -> Text,
+    }
+}
+
+diesel::table! {
+    mfa_pending (id_hash) {
+        id_hash -> Text,
+        user_id -> Text,
+        return_to -> Text,
+        created_at -> BigInt,
+        expires_at -> BigInt,
     }
 }
 
@@ -157,4 +189,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     user_roles,
     user_groups,
     audit_events,
+    totp_credentials,
+    recovery_codes,
+    mfa_pending,
 );

@@ -325,9 +325,10 @@ pub fn end_session(conn: &mut Conn, by: &By<'_>, sid: &str) -> Result<(), Manage
 pub fn rotate_key(
     conn: &mut Conn,
     by: &By<'_>,
-    dir: &std::path::Path,
+    vault: &crate::crypto::keys::KeyVault,
+    prepublish: i64,
 ) -> Result<String, ManageError> {
-    let kid = super::rotate_key(conn, dir, by.now)?;
+    let kid = super::rotate_key(conn, vault, by.now, prepublish)?;
     by.record(conn, "key.rotated", &kid, "")?;
     Ok(kid)
 }

@@ -8,7 +8,6 @@ use super::claims::{AccessClaims, add_membership_claims, add_user_claims};
 use crate::clock;
 use crate::crypto::jwt::{self, ACCESS_TOKEN_TYP};
 use crate::db::{self, DbError};
-use crate::domain::params::Params;
 use crate::domain::scope::Scopes;
 use crate::error::{ErrorCode, OAuthError};
 use crate::state::AppState;
@@ -82,12 +81,14 @@ pub async fn post(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, OAuthError> {
     let from_header = header_token(&req)?;
+    // A body that is not a well-formed form (wrong type, repeated or overlong parameters) is
+    // refused rather than read as "no token" (RFC 6750 2.2, RFC 6749 3.1).
     let from_body = if body.is_empty() {
         None
     } else {
-        super::token::form_params(&req, &body)
-            .ok()
-            .and_then(|p: Params| p.get("access_token").map(str::to_string))
+        super::token::form_params(&req, &body)?
+            .get("access_token")
+            .map(str::to_string)
     };
     match (from_header, from_body) {
         (Some(_), Some(_)) => Err(OAuthError::invalid_request("send the access token once")),

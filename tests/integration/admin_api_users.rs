@@ -293,18 +293,31 @@ async fn keys_are_listed_rotated_and_retired() {
     let keys = call(&app, "get", "/admin/api/v1/keys", t, None)
         .await
         .json();
-    let state_of = |kid: &str| {
-        keys.as_array()
-            .expect("list")
-            .iter()
-            .find(|k| k["kid"] == kid)
-            .expect("key")
-            .clone()
+    let state_of = |keys: &serde_json::Value, kid: &str| {
+        let list = keys.as_array().expect("list");
+        list.iter().find(|k| k["kid"] == kid).expect("key")["state"].clone()
     };
-    assert_eq!(state_of(&new_kid)["signing"], true);
-    assert!(
-        state_of(&first_kid)["retired_at"].is_i64(),
-        "rotation retired the previous key"
+    // The new key is published first and signs later; the old one signs until then.
+    assert_eq!(state_of(&keys, &new_kid), "pre-published");
+    assert_eq!(state_of(&keys, &first_kid), "signing");
+
+    let retired = call(
+        &app,
+        "post",
+        &format!("/admin/api/v1/keys/{first_kid}/retire"),
+        t,
+        None,
+    )
+    .await;
+    assert_eq!(retired.status, 204, "{}", retired.body);
+    let keys = call(&app, "get", "/admin/api/v1/keys", t, None)
+        .await
+        .json();
+    assert_eq!(state_of(&keys, &first_kid), "retired");
+    assert_eq!(
+        state_of(&keys, &new_kid),
+        "signing",
+        "the only active key signs at once"
     );
 
     let again = call(
@@ -316,11 +329,17 @@ async fn keys_are_listed_rotated_and_retired() {
     )
     .await;
     assert_problem(&again, 422, "retiring a retired key");
-    assert_problem(
-        &call(&app, "post", "/admin/api/v1/keys/nokey/retire", t, None).await,
-        422,
-        "unknown kid",
-    );
+    let last = call(
+        &app,
+        "post",
+        &format!("/admin/api/v1/keys/{new_kid}/retire"),
+        t,
+        None,
+    )
+    .await;
+    assert_problem(&last, 422, "retiring the last active key");
+    let unknown = call(&app, "post", "/admin/api/v1/keys/nokey/retire", t, None).await;
+    assert_problem(&unknown, 422, "unknown kid");
 }
 
 #[tokio::test]

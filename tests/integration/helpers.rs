@@ -47,18 +47,21 @@ pub const SERVICE: &str = "service";
 
 static TRACING: Once = Once::new();
 
-/// Logs stay quiet unless `TEST_LOG` is set.
+/// Logs stay quiet unless `TEST_LOG` is set, or go to the secrets audit folder when one is set.
 fn init_tracing() {
-    if std::env::var_os("TEST_LOG").is_some() {
-        TRACING.call_once(|| {
+    TRACING.call_once(|| {
+        if crate::audit::init_log() {
+            return;
+        }
+        if std::env::var_os("TEST_LOG").is_some() {
             tracing_subscriber::fmt()
                 .with_env_filter(tracing_subscriber::EnvFilter::new(
                     "debug,actix_server=warn",
                 ))
                 .with_test_writer()
                 .init();
-        });
-    }
+        }
+    });
 }
 
 /// A running server with its fixtures.
@@ -108,6 +111,7 @@ impl Reply {
         let headers = resp.headers().clone();
         let url = resp.url().clone();
         let body = resp.text().await.expect("read the response body");
+        crate::audit::observe(status, &headers, &body);
         Self {
             status,
             headers,
@@ -216,9 +220,9 @@ impl TestApp {
         Self::spawn_custom(issuer, &[]).await
     }
 
-    /// A server with extra `TESSERA_*` settings.
-    pub async fn spawn_with_env(issuer: Option<fn(u16) -> String>, extra: &[(&str, &str)]) -> Self {
-        Self::spawn_custom(issuer, extra).await
+    /// A server with extra `TESSERA_*` settings (e.g. `TESSERA_MFA=required`).
+    pub async fn spawn_with_env(settings: &[(&str, &str)]) -> Self {
+        Self::spawn_custom(None, settings).await
     }
 
     async fn spawn_custom(issuer: Option<fn(u16) -> String>, extra: &[(&str, &str)]) -> Self {
@@ -232,6 +236,13 @@ impl TestApp {
         let issuer = issuer.map(|f| Box::new(f) as Box<dyn FnOnce(u16) -> String>);
         let (base, issuer, db) = start_instance(issuer, &database, &keys_dir, &extra);
         let (alice_id, secrets) = create_fixtures(&db);
+        for secret in secrets
+            .values()
+            .map(String::as_str)
+            .chain([ALICE_PASSWORD, ADMIN_PASSWORD])
+        {
+            crate::audit::secret(secret);
+        }
         Self {
             issuer,
             base,
@@ -506,7 +517,8 @@ fn start_instance(
     (base, issuer, db)
 }
 
-fn create_fixtures(db: &tessera::db::Db) -> (String, HashMap<&'static str, String>) {
+/// Alice and the fixture clients; answers alice's id and the generated client secrets.
+pub fn create_fixtures(db: &tessera::db::Db) -> (String, HashMap<&'static str, String>) {
     let mut conn = db.conn().expect("db connection");
     let now = tessera::clock::now();
     let alice = tessera::manage::create_user(

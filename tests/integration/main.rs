@@ -5,14 +5,17 @@
 //! A failing assertion is how a test fails, so `panic!`-family macros are allowed here.
 #![allow(clippy::panic)]
 
+mod account;
 mod admin_api;
 mod admin_api_users;
 mod admin_console;
 mod admin_support;
 mod audit;
+mod audit_log;
 mod authorize;
 mod backend;
 mod browser;
+mod browser_mfa;
 mod cli;
 mod concurrency;
 mod discovery;
@@ -20,13 +23,19 @@ mod flow;
 mod forge;
 mod helpers;
 mod introspect;
+mod keys;
 mod login;
 mod logout;
+mod mfa;
+mod operations;
 mod postgres;
 mod prompt;
+mod register;
 mod roles;
+mod security;
 mod security_headers;
 mod storage;
 mod throttle;
 mod token;
 mod userinfo;
+mod webdriver;

@@ -6,7 +6,7 @@ use crate::helpers::{ALICE, ALICE_PASSWORD, PORTAL, Reply, SERVICE, TestApp, WEB
 const ORIGIN: &str = "https://spa.example";
 
 /// Asserts the headers SECURITY.md requires on every HTML page.
-fn assert_page_headers(reply: &Reply, what: &str) {
+pub fn assert_page_headers(reply: &Reply, what: &str) {
     assert!(
         reply
             .header("content-type")
