@@ -47,6 +47,7 @@ pub fn scope() -> Scope {
         .route("/users/{user_id}", web::get().to(get_user))
         .route("/users/{user_id}", web::patch().to(update_user))
         .route("/users/{user_id}/password", web::post().to(reset_password))
+        .route("/users/{user_id}/mfa/reset", web::post().to(reset_mfa))
         .route("/sessions", web::get().to(list_sessions))
         .route("/sessions/{sid}", web::delete().to(end_session))
         .route("/keys", web::get().to(list_keys))
@@ -289,6 +290,7 @@ pub async fn update_user(
         disabled: b.disabled,
         roles: b.roles,
         groups: b.groups,
+        mfa_required: b.mfa_required,
     };
     let ttl = access_ttl(&state);
     let view = run_op(&state, admin.actor, move |conn, by| {
@@ -323,6 +325,23 @@ pub async fn reset_password(
             password: generated,
         },
     ))
+}
+
+/// Removes a user's TOTP key and recovery codes (for a lost authenticator).
+#[utoipa::path(post, path = "/admin/api/v1/users/{user_id}/mfa/reset", tag = "users",
+    params(("user_id" = String, Path, description = "the user id")),
+    responses((status = 204), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
+pub async fn reset_mfa(
+    admin: AdminToken,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Answer {
+    let id = path.into_inner();
+    run_op(&state, admin.actor, move |conn, by| {
+        ops::reset_mfa(conn, by, &id)
+    })
+    .await?;
+    Ok(HttpResponse::NoContent().finish())
 }
 
 /// Live browser sessions, newest first.

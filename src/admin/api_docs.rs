@@ -17,7 +17,7 @@ use super::problem::Problem;
         api::dashboard,
         api::list_clients, api::create_client, api::get_client, api::update_client,
         api::delete_client, api::rotate_secret,
-        api::list_users, api::create_user, api::get_user, api::update_user, api::reset_password,
+        api::list_users, api::create_user, api::get_user, api::update_user, api::reset_password, api::reset_mfa,
         api::list_sessions, api::end_session,
         api::list_keys, api::rotate_key, api::retire_key,
         api::audit,

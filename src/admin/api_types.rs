@@ -91,6 +91,8 @@ pub struct UserOut {
     pub email: String,
     pub name: Option<String>,
     pub disabled: bool,
+    /// Whether the user must sign in with a second factor.
+    pub mfa_required: bool,
     /// Including `admin` for admins.
     pub roles: Vec<String>,
     pub groups: Vec<String>,
@@ -105,6 +107,7 @@ impl From<UserView> for UserOut {
             email: v.user.email,
             name: v.user.name,
             disabled: v.user.disabled,
+            mfa_required: v.user.mfa_required,
             roles: v.membership.roles,
             groups: v.membership.groups,
             created_at: v.user.created_at,
@@ -142,6 +145,8 @@ pub struct UserPatch {
     /// Every role, replacing the current ones (`admin` grants the console and API).
     pub roles: Option<Vec<String>>,
     pub groups: Option<Vec<String>>,
+    /// Require (or stop requiring) a second factor at sign-in.
+    pub mfa_required: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize, ToSchema)]

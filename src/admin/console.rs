@@ -33,6 +33,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/admin/users/{id}", web::post().to(update_user))
         .route("/admin/users/{id}/status", web::post().to(set_status))
         .route("/admin/users/{id}/password", web::post().to(reset_password))
+        .route("/admin/users/{id}/mfa", web::post().to(set_mfa_required))
+        .route("/admin/users/{id}/mfa/reset", web::post().to(reset_mfa))
         .route("/admin/sessions", web::get().to(sessions))
         .route("/admin/sessions/{sid}/end", web::post().to(end_session))
         .route("/admin/keys", web::get().to(keys))
@@ -65,6 +67,7 @@ pub(super) fn notice(req: &HttpRequest) -> Option<&'static str> {
         "rotated" => "A new signing key now signs tokens.",
         "retired" => "The key was retired.",
         "password" => "The password was changed; the user was signed out everywhere.",
+        "mfa-reset" => "The second factor was removed.",
         _ => return None,
     })
 }

@@ -209,6 +209,7 @@ pub async fn update_user(
         disabled: None,
         roles: Some(words(params.get("roles").unwrap_or(""))),
         groups: Some(words(params.get("groups").unwrap_or(""))),
+        mfa_required: None,
     };
     change_user(admin, &state, path.into_inner(), changes).await
 }
@@ -239,6 +240,55 @@ pub async fn set_status(
         ..UserChanges::default()
     };
     change_user(admin, &state, path.into_inner(), changes).await
+}
+
+pub async fn set_mfa_required(
+    admin: AdminSession,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    body: web::Bytes,
+) -> HttpResponse {
+    let params = match form(&admin, &body) {
+        Ok(p) => p,
+        Err(res) => return res,
+    };
+    let required = match params.get("required") {
+        Some("yes") => true,
+        Some("no") => false,
+        _ => {
+            return pages::error_page(
+                StatusCode::BAD_REQUEST,
+                "Invalid request",
+                "Choose whether a second factor is required.",
+            );
+        }
+    };
+    let changes = UserChanges {
+        mfa_required: Some(required),
+        ..UserChanges::default()
+    };
+    change_user(admin, &state, path.into_inner(), changes).await
+}
+
+pub async fn reset_mfa(
+    admin: AdminSession,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    body: web::Bytes,
+) -> HttpResponse {
+    if let Err(res) = form(&admin, &body) {
+        return res;
+    }
+    let id = path.into_inner();
+    let target = id.clone();
+    match run_op(&state, admin.actor(), move |conn, by| {
+        ops::reset_mfa(conn, by, &target)
+    })
+    .await
+    {
+        Ok(()) => see_other(format!("/admin/users/{id}?notice=mfa-reset")),
+        Err(e) => failure(e),
+    }
 }
 
 pub async fn reset_password(

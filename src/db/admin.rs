@@ -96,6 +96,7 @@ pub fn update_user(conn: &mut super::Conn, user: &User) -> QueryResult<usize> {
             users::is_admin.eq(user.is_admin),
             users::disabled.eq(user.disabled),
             users::password_hash.eq(&user.password_hash),
+            users::mfa_required.eq(user.mfa_required),
         ))
         .execute(conn)
 }

@@ -48,6 +48,8 @@ pub struct UserChanges {
     /// Every role the user holds (including `admin`), replacing the current ones.
     pub roles: Option<Vec<String>>,
     pub groups: Option<Vec<String>>,
+    /// Whether the user must sign in with a second factor.
+    pub mfa_required: Option<bool>,
 }
 
 /// A user with what they are a member of.
@@ -248,6 +250,9 @@ pub fn update_user(
         if let Some(d) = changes.disabled {
             user.disabled = d;
         }
+        if let Some(m) = changes.mfa_required {
+            user.mfa_required = m;
+        }
         if let Some(r) = &roles {
             user.is_admin = r.iter().any(|r| r == ADMIN_ROLE);
         }
@@ -265,11 +270,16 @@ pub fn update_user(
         }
         let view = user_view(conn, user)?;
         let detail = format!(
-            "{}; roles [{}]; groups [{}]",
+            "{}{}; roles [{}]; groups [{}]",
             if view.user.disabled {
                 "disabled"
             } else {
                 "enabled"
+            },
+            if view.user.mfa_required {
+                "; second factor required"
+            } else {
+                ""
             },
             view.membership.roles.join(" "),
             view.membership.groups.join(" ")
@@ -308,6 +318,16 @@ pub fn reset_password(
         by.record(conn, "user.password_reset", &user.id, "")
     })?;
     Ok(generated)
+}
+
+/// Removes a user's TOTP key and recovery codes (a lost phone): they sign in with their
+/// password alone, or enrol again at sign-in when a second factor is required of them.
+pub fn reset_mfa(conn: &mut Conn, by: &By<'_>, user_id: &str) -> Result<(), ManageError> {
+    db::write_transaction(conn, |conn| {
+        let user = user(conn, user_id)?.user;
+        db::mfa::remove_all(conn, &user.id)?;
+        by.record(conn, "user.mfa_reset", &user.id, "")
+    })
 }
 
 /// Ends one browser session by its public id (`sid`).

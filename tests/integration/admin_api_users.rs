@@ -442,3 +442,52 @@ async fn dashboard_counts_and_the_audit_log_is_paged_and_searchable() {
         .body;
     assert!(!everything.contains(ALICE_PASSWORD) && !everything.contains("wrong password!"));
 }
+
+#[tokio::test]
+async fn a_second_factor_is_required_and_reset_for_a_user() {
+    let app = TestApp::spawn().await;
+    let t = service_token(&app).await;
+    let t = Some(t.as_str());
+    let alice = format!("/admin/api/v1/users/{}", app.alice_id);
+
+    let required = call(
+        &app,
+        "patch",
+        &alice,
+        t,
+        Some(json!({"mfa_required": true})),
+    )
+    .await;
+    assert_eq!(required.status, 200, "{}", required.body);
+    assert_eq!(required.json()["mfa_required"], true);
+    let signed_in = app.browser().sign_in(ALICE, ALICE_PASSWORD).await;
+    assert_eq!(signed_in.status, 303, "{}", signed_in.body);
+    assert!(
+        signed_in.location().path().starts_with("/mfa"),
+        "a second factor is asked for"
+    );
+
+    {
+        let mut conn = app.db.conn().expect("db");
+        let now = tessera::clock::now();
+        tessera::db::mfa::put_unconfirmed(&mut conn, &app.alice_id, "JBSWY3DPEHPK3PXP", now)
+            .expect("a TOTP key");
+    }
+    let reset = call(&app, "post", &format!("{alice}/mfa/reset"), t, None).await;
+    assert_eq!(reset.status, 204, "{}", reset.body);
+    let mut conn = app.db.conn().expect("db");
+    let left = tessera::db::mfa::credential(&mut conn, &app.alice_id).expect("query");
+    assert!(left.is_none(), "the TOTP key was removed");
+    drop(conn);
+    let unknown = call(
+        &app,
+        "post",
+        "/admin/api/v1/users/nobody/mfa/reset",
+        t,
+        None,
+    )
+    .await;
+    assert_problem(&unknown, 404, "reset for an unknown user");
+    let events = call(&app, "get", "/admin/api/v1/audit?q=user.mfa_reset", t, None).await;
+    assert_eq!(events.json()["total"], 1);
+}

@@ -425,3 +425,29 @@ async fn users_sessions_keys_and_audit_are_managed_from_the_console() {
     }
     let _ = str_field;
 }
+
+#[tokio::test]
+async fn a_second_factor_is_required_and_reset_from_the_console() {
+    let app = TestApp::spawn().await;
+    let admin = admin_browser(&app).await;
+    let alice_page = format!("/admin/users/{}", app.alice_id);
+
+    let page = admin.get(&alice_page).await;
+    let form = Form::find(&page.body, &format!("{alice_page}/mfa"));
+    let reply = admin.submit(&form, &[("required", "yes")]).await;
+    assert_eq!(reply.status, 303, "{}", reply.body);
+    let mut conn = app.db.conn().expect("db");
+    let alice = tessera::db::users::find(&mut conn, &app.alice_id)
+        .expect("q")
+        .expect("alice");
+    assert!(alice.mfa_required);
+    tessera::db::mfa::put_unconfirmed(&mut conn, &app.alice_id, "JBSWY3DPEHPK3PXP", 0)
+        .expect("a TOTP key");
+    drop(conn);
+
+    let reset = submit_on(&admin, &alice_page, &format!("{alice_page}/mfa/reset"), &[]).await;
+    assert_eq!(reset.status, 303, "{}", reset.body);
+    let mut conn = app.db.conn().expect("db");
+    let left = tessera::db::mfa::credential(&mut conn, &app.alice_id).expect("query");
+    assert!(left.is_none(), "the TOTP key was removed");
+}

@@ -27,6 +27,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/admin/api/v1/users/{user_id}"),
     ("patch", "/admin/api/v1/users/{user_id}"),
     ("post", "/admin/api/v1/users/{user_id}/password"),
+    ("post", "/admin/api/v1/users/{user_id}/mfa/reset"),
     ("get", "/admin/api/v1/sessions"),
     ("delete", "/admin/api/v1/sessions/{sid}"),
     ("get", "/admin/api/v1/keys"),

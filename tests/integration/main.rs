@@ -15,6 +15,7 @@ mod audit_log;
 mod authorize;
 mod backend;
 mod browser;
+mod browser_admin;
 mod browser_mfa;
 mod cli;
 mod concurrency;
