@@ -421,7 +421,8 @@ fn user_create_applies_the_password_policy_and_can_require_mfa() {
     let out = create("dave", "a long enough password", &["--require-mfa"]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     let db =
-        tessera::db::Db::connect(&tessera::db::DatabaseUrl::Sqlite(cli.db_path())).expect("db");
+        tessera::db::Db::connect(&tessera::db::DatabaseUrl::parse(&cli.db_path()).expect("url"))
+            .expect("db");
     let user = tessera::db::users::find_by_username(&mut db.conn().expect("conn"), "dave")
         .expect("query")
         .expect("dave exists");
