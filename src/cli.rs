@@ -128,7 +128,11 @@ pub enum KeysCommand {
     /// Create a new signing key; the previous one stays published until its tokens expire.
     Rotate,
     /// Retire a key by its kid.
-    Retire { kid: String },
+    Retire {
+        /// A kid is base64url and may start with `-`.
+        #[arg(allow_hyphen_values = true)]
+        kid: String,
+    },
 }
 
 fn read_stdin_line(what: &str) -> anyhow::Result<String> {
@@ -151,6 +155,18 @@ fn open_db(config: &Config) -> anyhow::Result<Db> {
 }
 
 /// Runs every command but `serve` (which needs the async runtime; see `main`).
+/// Key changes made from the command line are audited as the `cli` actor (stored and logged).
+fn by_cli(now: i64) -> manage::ops::By<'static> {
+    static CLI: crate::audit::Actor = crate::audit::Actor::Cli;
+    static AUDIT: std::sync::LazyLock<crate::audit::Auditor> =
+        std::sync::LazyLock::new(crate::audit::Auditor::log_only);
+    manage::ops::By {
+        actor: &CLI,
+        audit: &AUDIT,
+        now,
+    }
+}
+
 pub fn run_command(command: Command, config: &Config) -> anyhow::Result<()> {
     let now = clock::now();
     match command {
@@ -299,18 +315,32 @@ pub fn run_command(command: Command, config: &Config) -> anyhow::Result<()> {
                 KeysCommand::Rotate => {
                     let vault = crate::crypto::keys::KeyVault::from_config(config);
                     let prepublish = config.key_prepublish.as_secs() as i64;
-                    let kid = manage::rotate_key(&mut conn, &vault, now, prepublish)?;
+                    let kid = manage::ops::rotate_key(&mut conn, &by_cli(now), &vault, prepublish)?;
                     println!(
                         "New signing key {kid}: published now, signs in {prepublish} s; previous \
                          keys stay published until their tokens expire."
                     );
                 }
                 KeysCommand::Retire { kid } => {
-                    manage::retire_key(&mut conn, &kid, now)?;
+                    manage::ops::retire_key(&mut conn, &by_cli(now), &kid)?;
                     println!("Retired key {kid}.");
                 }
             }
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_kid_starting_with_a_hyphen_is_a_value_not_an_option() {
+        let cli = Cli::try_parse_from(["tessera", "keys", "retire", "-n4Xq"]).expect("parses");
+        assert!(matches!(
+            cli.command,
+            Command::Keys(KeysCommand::Retire { kid }) if kid == "-n4Xq"
+        ));
+    }
 }

@@ -59,6 +59,18 @@ pub struct Config {
     /// How long a query waits for another connection's write lock before the request is
     /// answered 503 (SQLite `busy_timeout`).
     pub database_busy_timeout: Duration,
+    /// Where audit events are delivered, if anywhere.
+    pub audit_webhook: Option<AuditWebhook>,
+}
+
+/// Delivery of audit events to a webhook (`TESSERA_AUDIT_WEBHOOK_*`).
+#[derive(Debug, Clone)]
+pub struct AuditWebhook {
+    pub url: url::Url,
+    /// The HMAC-SHA256 key of the signature header.
+    pub secret: Secret,
+    /// The wait before the first retry; it doubles for each further one.
+    pub first_retry: Duration,
 }
 
 /// `TESSERA_MFA`: `optional` (people choose, or an admin requires it per user) or `required`.
@@ -153,6 +165,13 @@ const SETTINGS: &[(&str, &str, Option<&str>)] = &[
         Some("30d"),
     ),
     ("TESSERA_SESSION_TTL", "session_ttl", Some("12h")),
+    ("TESSERA_AUDIT_WEBHOOK_URL", "audit_webhook_url", None),
+    ("TESSERA_AUDIT_WEBHOOK_SECRET", "audit_webhook_secret", None),
+    (
+        "TESSERA_AUDIT_WEBHOOK_RETRY",
+        "audit_webhook_retry",
+        Some("1s"),
+    ),
     ("TESSERA_LOG_FORMAT", "log_format", Some("text")),
     ("TESSERA_CLEANUP_INTERVAL", "cleanup_interval", Some("10m")),
     ("TESSERA_KEY_ENCRYPTION_KEY", "key_encryption_key", None),
@@ -248,6 +267,7 @@ impl Config {
             _ => return Err(err("TESSERA_REGISTRATION", "expects `open` or `off`")),
         };
         const DAY: u64 = 86_400;
+        let audit_webhook = audit_webhook(&get)?;
         let log_format = match value("TESSERA_LOG_FORMAT").trim() {
             "text" => LogFormat::Text,
             "json" => LogFormat::Json,
@@ -284,6 +304,7 @@ impl Config {
             id_token_ttl: ttl("TESSERA_ID_TOKEN_TTL", Duration::from_secs(DAY))?,
             refresh_token_ttl: ttl("TESSERA_REFRESH_TOKEN_TTL", Duration::from_secs(365 * DAY))?,
             session_ttl: ttl("TESSERA_SESSION_TTL", Duration::from_secs(90 * DAY))?,
+            audit_webhook,
             database_busy_timeout: parse_busy_timeout(&value("TESSERA_DATABASE_BUSY_TIMEOUT"))
                 .map_err(|m| err("TESSERA_DATABASE_BUSY_TIMEOUT", m))?,
         })
@@ -335,6 +356,38 @@ fn read_toml(path: &Path) -> Result<HashMap<String, String>, ConfigError> {
         out.insert(key, text);
     }
     Ok(out)
+}
+
+/// The audit webhook settings: a URL and a secret of at least 32 characters, or neither.
+fn audit_webhook(
+    get: &dyn Fn(&str) -> Option<String>,
+) -> Result<Option<AuditWebhook>, ConfigError> {
+    const URL: &str = "TESSERA_AUDIT_WEBHOOK_URL";
+    const SECRET: &str = "TESSERA_AUDIT_WEBHOOK_SECRET";
+    const RETRY: &str = "TESSERA_AUDIT_WEBHOOK_RETRY";
+    let (url, secret) = match (get(URL), get(SECRET)) {
+        (None, None) => return Ok(None),
+        (Some(_), None) => return Err(err(SECRET, "is required with TESSERA_AUDIT_WEBHOOK_URL")),
+        (None, Some(_)) => return Err(err(URL, "is required with TESSERA_AUDIT_WEBHOOK_SECRET")),
+        (Some(u), Some(s)) => (u, s),
+    };
+    let url = url::Url::parse(&url)
+        .ok()
+        .filter(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
+        .ok_or_else(|| err(URL, "expects an absolute http(s) URL"))?;
+    if secret.chars().count() < 32 {
+        return Err(err(SECRET, "expects at least 32 characters"));
+    }
+    let raw = get(RETRY).unwrap_or_default();
+    let first_retry = humantime::parse_duration(raw.trim())
+        .ok()
+        .filter(|d| !d.is_zero() && d.as_secs() <= 3600)
+        .ok_or_else(|| err(RETRY, "expects a duration from 1ms to 1h, e.g. 1s or 500ms"))?;
+    Ok(Some(AuditWebhook {
+        url,
+        secret: Secret::new(secret),
+        first_retry,
+    }))
 }
 
 fn parse_issuer(raw: &str) -> Result<String, String> {
@@ -466,6 +519,48 @@ mod tests {
             let e = Config::from_sources(&env(&[(var, value)]), None).expect_err(value);
             assert_eq!(e.variable, var);
             assert!(e.to_string().starts_with(var));
+        }
+    }
+
+    #[test]
+    fn audit_webhook_needs_a_url_and_a_long_secret_together() {
+        let url = ("TESSERA_AUDIT_WEBHOOK_URL", "https://hooks.example/tessera");
+        let secret = (
+            "TESSERA_AUDIT_WEBHOOK_SECRET",
+            "0123456789abcdef0123456789abcdef",
+        );
+        let c = Config::from_sources(&env(&[url, secret]), None).expect("config");
+        let hook = c.audit_webhook.expect("a webhook");
+        assert_eq!(hook.url.as_str(), "https://hooks.example/tessera");
+        assert_eq!(hook.first_retry, Duration::from_secs(1));
+        assert!(
+            !format!("{hook:?}").contains(secret.1),
+            "the secret does not print"
+        );
+        assert!(
+            Config::from_sources(&HashMap::new(), None)
+                .expect("config")
+                .audit_webhook
+                .is_none()
+        );
+        for (pairs, variable) in [
+            (vec![url], "TESSERA_AUDIT_WEBHOOK_SECRET"),
+            (vec![secret], "TESSERA_AUDIT_WEBHOOK_URL"),
+            (
+                vec![url, ("TESSERA_AUDIT_WEBHOOK_SECRET", "short")],
+                "TESSERA_AUDIT_WEBHOOK_SECRET",
+            ),
+            (
+                vec![("TESSERA_AUDIT_WEBHOOK_URL", "ftp://x.example/"), secret],
+                "TESSERA_AUDIT_WEBHOOK_URL",
+            ),
+            (
+                vec![url, secret, ("TESSERA_AUDIT_WEBHOOK_RETRY", "soon")],
+                "TESSERA_AUDIT_WEBHOOK_RETRY",
+            ),
+        ] {
+            let e = Config::from_sources(&env(&pairs), None).expect_err(variable);
+            assert_eq!(e.variable, variable);
         }
     }
 

@@ -4,6 +4,8 @@
 
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::panic))]
 
+pub mod admin;
+pub mod audit;
 pub mod cleanup;
 pub mod cli;
 pub mod clock;

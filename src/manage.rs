@@ -1,5 +1,8 @@
 //! Administrative operations shared by the CLI, the server's first start and the tests:
 //! creating users and clients, bootstrapping the admin, and the signing-key lifecycle.
+//! [`ops`] adds the audited operations of the admin console and API on top of these.
+
+pub mod ops;
 
 use crate::crypto::{keys, password, random};
 use crate::db::clients::Client;
@@ -25,6 +28,8 @@ pub enum ManageError {
     Hash,
     #[error(transparent)]
     Key(#[from] keys::KeyError),
+    #[error("{0} not found")]
+    NotFound(String),
 }
 
 impl From<diesel::result::Error> for ManageError {
@@ -117,49 +122,13 @@ pub fn create_client(
             "client name must be 1-200 characters".into(),
         ));
     }
-    let grant_types = if new.grant_types.is_empty() {
-        vec![
-            "authorization_code".to_string(),
-            "refresh_token".to_string(),
-        ]
-    } else {
-        new.grant_types
-    };
-    for g in &grant_types {
-        if !GRANT_TYPES.contains(&g.as_str()) {
-            return Err(ManageError::Invalid(format!(
-                "unknown grant type `{g}` (expected one of {})",
-                GRANT_TYPES.join(", ")
-            )));
-        }
-    }
-    if new.public && grant_types.iter().any(|g| g == "client_credentials") {
-        return Err(ManageError::Invalid(
-            "a public client cannot use client_credentials".into(),
-        ));
-    }
-    let uses_code = grant_types.iter().any(|g| g == "authorization_code");
-    if uses_code && new.redirect_uris.is_empty() {
-        return Err(ManageError::Invalid(
-            "the authorization_code grant needs at least one --redirect-uri".into(),
-        ));
-    }
-    for uri in new
-        .redirect_uris
-        .iter()
-        .chain(&new.post_logout_redirect_uris)
-    {
-        redirect::validate_registered(uri).map_err(ManageError::Invalid)?;
-    }
-    let scopes = if new.scopes.is_empty() {
-        crate::domain::scope::SUPPORTED
-            .iter()
-            .map(|s| s.to_string())
-            .collect()
-    } else {
-        let parsed = Scopes::parse(&new.scopes.join(" ")).map_err(ManageError::Invalid)?;
-        parsed.iter().map(str::to_string).collect()
-    };
+    let (grant_types, scopes) = validate_settings(
+        new.public,
+        new.grant_types,
+        &new.redirect_uris,
+        &new.post_logout_redirect_uris,
+        new.scopes,
+    )?;
     let secret = match (new.public, new.secret) {
         (true, Some(_)) => {
             return Err(ManageError::Invalid("a public client has no secret".into()));
@@ -188,6 +157,57 @@ pub fn create_client(
     };
     db::clients::insert(conn, &client, now)?;
     Ok(secret)
+}
+
+/// Checks a client's grant types, redirect URIs and scopes together; empty grant types and
+/// scopes become the defaults. Answers the grant types and scopes to store.
+pub fn validate_settings(
+    public: bool,
+    grant_types: Vec<String>,
+    redirect_uris: &[String],
+    post_logout_redirect_uris: &[String],
+    scopes: Vec<String>,
+) -> Result<(Vec<String>, Vec<String>), ManageError> {
+    let grant_types = if grant_types.is_empty() {
+        vec![
+            "authorization_code".to_string(),
+            "refresh_token".to_string(),
+        ]
+    } else {
+        grant_types
+    };
+    for g in &grant_types {
+        if !GRANT_TYPES.contains(&g.as_str()) {
+            return Err(ManageError::Invalid(format!(
+                "unknown grant type `{g}` (expected one of {})",
+                GRANT_TYPES.join(", ")
+            )));
+        }
+    }
+    if public && grant_types.iter().any(|g| g == "client_credentials") {
+        return Err(ManageError::Invalid(
+            "a public client cannot use client_credentials".into(),
+        ));
+    }
+    let uses_code = grant_types.iter().any(|g| g == "authorization_code");
+    if uses_code && redirect_uris.is_empty() {
+        return Err(ManageError::Invalid(
+            "the authorization_code grant needs at least one --redirect-uri".into(),
+        ));
+    }
+    for uri in redirect_uris.iter().chain(post_logout_redirect_uris) {
+        redirect::validate_registered(uri).map_err(ManageError::Invalid)?;
+    }
+    let scopes = if scopes.is_empty() {
+        crate::domain::scope::DEFAULT_CLIENT
+            .iter()
+            .map(|s| s.to_string())
+            .collect()
+    } else {
+        let parsed = Scopes::parse(&scopes.join(" ")).map_err(ManageError::Invalid)?;
+        parsed.iter().map(str::to_string).collect()
+    };
+    Ok((grant_types, scopes))
 }
 
 /// Creates the bootstrap `admin` user when no admin exists. Answers the generated password,

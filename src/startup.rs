@@ -88,10 +88,15 @@ impl Application {
                 .with_context(|| format!("cannot listen on {}", config.bind))?,
         };
         let port = listener.local_addr()?.port();
+        let audit = match config.audit_webhook.clone() {
+            Some(hook) => crate::audit::Auditor::with_webhook(hook),
+            None => crate::audit::Auditor::log_only(),
+        };
         let state = web::Data::new(AppState {
             config,
             db: db.clone(),
             keys,
+            audit,
             metrics: crate::metrics::Metrics::new().context("cannot register the metrics")?,
         });
         spawn_key_reloader(state.clone());

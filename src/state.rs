@@ -1,5 +1,6 @@
-//! What every handler shares: configuration, database and keys.
+//! What every handler shares: configuration, database, keys and the audit log.
 
+use crate::audit::Auditor;
 use crate::config::Config;
 use crate::crypto::keys::KeyStore;
 use crate::db::Db;
@@ -9,5 +10,6 @@ pub struct AppState {
     pub config: Config,
     pub db: Db,
     pub keys: KeyStore,
+    pub audit: Auditor,
     pub metrics: Metrics,
 }

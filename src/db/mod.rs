@@ -3,12 +3,15 @@
 //! Every query runs off the async workers through [`Db::run`], which takes a pooled
 //! connection inside the blocking closure.
 
+pub mod admin;
+pub mod audit;
 pub mod clients;
 pub mod codes;
 pub mod consents;
 pub mod expired;
 pub mod keys;
 pub mod mfa;
+pub mod roles;
 pub mod schema;
 pub mod sessions;
 pub mod throttle;

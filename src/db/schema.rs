@@ -117,6 +117,13 @@ diesel::table! {
 }
 
 diesel::table! {
+    user_roles (user_id, role) {
+        user_id -> Text,
+        role -> Text,
+    }
+}
+
+diesel::table! {
     totp_credentials (user_id) {
         user_id -> Text,
         secret -> Text,
@@ -127,11 +134,29 @@ diesel::table! {
 }
 
 diesel::table! {
+    user_groups (user_id, group_name) {
+        user_id -> Text,
+        group_name -> Text,
+    }
+}
+
+diesel::table! {
     recovery_codes (code_hash) {
         code_hash -> Text,
         user_id -> Text,
         used_at -> Nullable<BigInt>,
         created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    audit_events (id) {
+        id -> Text,
+        at -> BigInt,
+        actor -> Text,
+        action -> Text,
+        target -> Text,
+        detail -> Text,
     }
 }
 
@@ -146,6 +171,8 @@ diesel::table! {
 }
 
 diesel::joinable!(sessions -> users (user_id));
+diesel::joinable!(user_roles -> users (user_id));
+diesel::joinable!(user_groups -> users (user_id));
 diesel::joinable!(consents -> users (user_id));
 diesel::joinable!(consents -> clients (client_id));
 
@@ -159,6 +186,9 @@ diesel::allow_tables_to_appear_in_same_query!(
     consents,
     signing_keys,
     login_throttle,
+    user_roles,
+    user_groups,
+    audit_events,
     totp_credentials,
     recovery_codes,
     mfa_pending,

@@ -3,9 +3,15 @@
 use std::fmt;
 
 /// Scopes this provider knows and may grant to people's sessions.
-pub const SUPPORTED: &[&str] = &["openid", "profile", "email", "offline_access"];
+pub const SUPPORTED: &[&str] = &["openid", "profile", "email", "offline_access", ROLES];
 /// Scopes that only make sense with a person signed in.
-pub const USER_ONLY: &[&str] = &["openid", "profile", "email", "offline_access"];
+pub const USER_ONLY: &[&str] = &["openid", "profile", "email", "offline_access", ROLES];
+/// Scopes a client may request when its registration names none.
+pub const DEFAULT_CLIENT: &[&str] = &["openid", "profile", "email", "offline_access"];
+/// Puts the person's `roles` and `groups` into tokens and userinfo.
+pub const ROLES: &str = "roles";
+/// Authorizes the admin API; granted to people only when they hold the admin role.
+pub const ADMIN: &str = "tessera:admin";
 
 /// A parsed, de-duplicated scope list.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -57,6 +63,11 @@ impl Scopes {
     /// Whether every scope here is among `allowed`.
     pub fn all_in(&self, allowed: &[String]) -> bool {
         self.0.iter().all(|s| allowed.iter().any(|a| a == s))
+    }
+
+    /// These scopes without `scope`.
+    pub fn without(&self, scope: &str) -> Scopes {
+        Scopes(self.0.iter().filter(|s| *s != scope).cloned().collect())
     }
 
     pub fn iter(&self) -> impl Iterator<Item = &str> {

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use crate::crypto::jwt::{self, ACCESS_TOKEN_TYP, TimeClaims};
 use crate::crypto::keys::KeySet;
 use crate::crypto::random;
+use crate::db::roles::Membership;
 use crate::db::users::User;
 use crate::domain::scope::Scopes;
 
@@ -25,6 +26,12 @@ pub struct AccessClaims {
     pub auth_time: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub nbf: Option<i64>,
+    /// The person's roles, with the `roles` scope.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub roles: Option<Vec<String>>,
+    /// The person's groups, with the `roles` scope.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub groups: Option<Vec<String>>,
 }
 
 impl TimeClaims for AccessClaims {
@@ -81,6 +88,8 @@ pub struct AccessGrant<'a> {
     pub scope: &'a str,
     pub jti: &'a str,
     pub auth_time: Option<i64>,
+    /// Roles and groups, when the `roles` scope was granted.
+    pub membership: Option<&'a Membership>,
 }
 
 /// Signs an access token.
@@ -102,6 +111,8 @@ pub fn access_token(
         exp: now + ttl,
         auth_time: grant.auth_time,
         nbf: None,
+        roles: grant.membership.map(|m| m.roles.clone()),
+        groups: grant.membership.map(|m| m.groups.clone()),
     };
     let token = jwt::sign(keys, ACCESS_TOKEN_TYP, &claims)?;
     Ok(AccessToken {
@@ -120,6 +131,7 @@ pub struct SignIn<'a> {
     pub auth_time: i64,
     pub sid: &'a str,
     pub amr: &'a str,
+    pub membership: Option<&'a Membership>,
 }
 
 /// Signs an ID token bound to `access_token` by `at_hash`.
@@ -148,6 +160,9 @@ pub fn id_token(
         claims["nonce"] = nonce.into();
     }
     add_user_claims(&mut claims, sign_in.user, sign_in.scope);
+    if let Some(m) = sign_in.membership {
+        add_membership_claims(&mut claims, m);
+    }
     jwt::sign(keys, "JWT", &claims)
 }
 
@@ -172,4 +187,10 @@ pub fn add_user_claims(claims: &mut serde_json::Value, user: &User, scope: &Scop
         claims["email"] = user.email.clone().into();
         claims["email_verified"] = user.email_verified.into();
     }
+}
+
+/// Adds `roles` and `groups` (granted with the `roles` scope).
+pub fn add_membership_claims(claims: &mut serde_json::Value, membership: &Membership) {
+    claims["roles"] = membership.roles.clone().into();
+    claims["groups"] = membership.groups.clone().into();
 }

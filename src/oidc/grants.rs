@@ -5,13 +5,15 @@
 use super::authorize::is_pkce_value;
 use super::claims::{self, AccessGrant, SignIn};
 use super::token::Issued;
+use crate::audit::{Actor, event};
 use crate::crypto::random;
 use crate::db::clients::Client;
+use crate::db::roles::Membership;
 use crate::db::tokens::RefreshToken;
 use crate::db::users::User;
 use crate::db::{self, Conn, DbError};
 use crate::domain::params::Params;
-use crate::domain::scope::{Scopes, USER_ONLY};
+use crate::domain::scope::{self, Scopes, USER_ONLY};
 use crate::error::{ErrorCode, OAuthError};
 use crate::state::AppState;
 
@@ -29,6 +31,20 @@ struct UserGrant {
     amr: String,
     jti: String,
     refresh_token: Option<String>,
+    membership: Option<Membership>,
+}
+
+/// The person's roles and groups, when `scope` asks for them.
+fn membership_for(
+    conn: &mut Conn,
+    user: &User,
+    scope: &Scopes,
+) -> Result<Option<Membership>, diesel::result::Error> {
+    if scope.contains(scope::ROLES) {
+        db::roles::of(conn, user).map(Some)
+    } else {
+        Ok(None)
+    }
 }
 
 fn lifetimes(state: &AppState) -> (i64, i64, i64) {
@@ -82,6 +98,7 @@ pub async fn authorization_code(
     let client_id = client.id.clone();
     let client = client.clone();
     let (access_ttl, _, refresh_ttl) = lifetimes(state);
+    let audit = state.audit.clone();
     let decided = state
         .db
         .run(move |conn| {
@@ -97,6 +114,7 @@ pub async fn authorization_code(
                     tracing::warn!(client_id = %row.client_id, user_id = %row.user_id,
                         "An authorization code was used twice; revoking the tokens issued from it.");
                     revoke_issued(conn, row.access_jti.as_deref(), row.refresh_family.as_deref(), now, access_ttl)?;
+                    audit.record(conn, event(now, &Actor::Client(row.client_id.clone()), "code.replayed", &row.user_id, "tokens issued from the code revoked"))?;
                     return bad("the authorization code was already used");
                 }
                 if row.client_id != client.id {
@@ -152,7 +170,9 @@ pub async fn authorization_code(
                     None => None,
                 };
                 db::codes::record_issued(conn, &code_hash, &jti, family.as_deref())?;
+                let membership = membership_for(conn, &user, &scope)?;
                 Ok(Ok(UserGrant {
+                    membership,
                     user,
                     access_scope: scope.clone(),
                     scope,
@@ -194,6 +214,7 @@ pub async fn refresh_token(
     let client_id = client.id.clone();
     let client = client.clone();
     let (access_ttl, _, refresh_ttl) = lifetimes(state);
+    let audit = state.audit.clone();
     let decided = state
         .db
         .run(move |conn| {
@@ -209,6 +230,16 @@ pub async fn refresh_token(
                     tracing::warn!(client_id = %row.client_id, user_id = %row.user_id,
                         "A rotated refresh token was used again; revoking its family.");
                     revoke_issued(conn, None, Some(&row.family_id), now, access_ttl)?;
+                    audit.record(
+                        conn,
+                        event(
+                            now,
+                            &Actor::Client(row.client_id.clone()),
+                            "token.family_revoked",
+                            &row.user_id,
+                            &format!("refresh token reused; family {}", row.family_id),
+                        ),
+                    )?;
                     return bad("the refresh token was already used");
                 }
                 if !row.is_live(now) {
@@ -246,7 +277,9 @@ pub async fn refresh_token(
                         ..row.clone()
                     },
                 )?;
+                let membership = membership_for(conn, &user, &access_scope)?;
                 Ok(Ok(UserGrant {
+                    membership,
                     user,
                     scope: granted,
                     access_scope,
@@ -275,7 +308,13 @@ fn sign_user_grant(
     let (access_ttl, id_ttl, _) = lifetimes(state);
     let keys = state.keys.get();
     let issuer = &state.config.issuer;
-    let access_scope = grant.access_scope.to_string();
+    // Only people who hold the admin role may be granted the admin API scope.
+    let granted = if grant.user.is_admin {
+        grant.access_scope.clone()
+    } else {
+        grant.access_scope.without(scope::ADMIN)
+    };
+    let access_scope = granted.to_string();
     let access = claims::access_token(
         &keys,
         issuer,
@@ -285,6 +324,7 @@ fn sign_user_grant(
             scope: &access_scope,
             jti: &grant.jti,
             auth_time: Some(grant.auth_time),
+            membership: grant.membership.as_ref(),
         },
         now,
         access_ttl,
@@ -294,11 +334,12 @@ fn sign_user_grant(
         let sign_in = SignIn {
             user: &grant.user,
             client_id,
-            scope: &grant.access_scope,
+            scope: &granted,
             nonce: grant.nonce.as_deref(),
             auth_time: grant.auth_time,
             sid: &grant.sid,
             amr: &grant.amr,
+            membership: grant.membership.as_ref(),
         };
         Some(
             claims::id_token(&keys, issuer, &sign_in, &access.token, now, id_ttl)
@@ -354,6 +395,7 @@ pub fn client_credentials(
             scope: &scope,
             jti: &jti,
             auth_time: None,
+            membership: None,
         },
         now,
         access_ttl,

@@ -6,6 +6,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use super::client_auth;
 use super::token::form_params;
 use super::userinfo::verify_access_token;
+use crate::audit::{Actor, event};
 use crate::clock;
 use crate::crypto::random;
 use crate::db::{self, DbError};
@@ -91,6 +92,7 @@ pub async fn revoke(
     let access = verify_access_token(&state, &token, now).await?;
     let client_id = client.id.clone();
     let hash = random::hash(&token);
+    let audit = state.audit.clone();
     state
         .db
         .run(move |conn| -> Result<(), DbError> {
@@ -102,6 +104,16 @@ pub async fn revoke(
             {
                 db::tokens::revoke_family(conn, &row.family_id, now, now + access_ttl)?;
                 tracing::info!(client_id = %client_id, "Revoked a refresh token family.");
+                audit.record(
+                    conn,
+                    event(
+                        now,
+                        &Actor::Client(client_id.clone()),
+                        "token.family_revoked",
+                        &row.user_id,
+                        "revoked by the client",
+                    ),
+                )?;
             }
             Ok(())
         })

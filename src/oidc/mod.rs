@@ -83,7 +83,8 @@ async fn discovery(state: web::Data<AppState>) -> HttpResponse {
             "code_challenge_methods_supported": ["S256"],
             "claims_supported": [
                 "iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "azp", "at_hash",
-                "sid", "amr", "acr", "name", "preferred_username", "email", "email_verified"
+                "sid", "amr", "acr", "name", "preferred_username", "email", "email_verified",
+                "roles", "groups"
             ],
             "prompt_values_supported": ["none", "login", "consent"],
             "acr_values_supported": ["1", "2"],

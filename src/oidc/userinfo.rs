@@ -4,7 +4,7 @@
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 
-use super::claims::{AccessClaims, add_user_claims};
+use super::claims::{AccessClaims, add_membership_claims, add_user_claims};
 use crate::clock;
 use crate::crypto::jwt::{self, ACCESS_TOKEN_TYP};
 use crate::db::{self, DbError};
@@ -52,7 +52,7 @@ fn no_token() -> HttpResponse {
 }
 
 /// The bearer token from the Authorization header (RFC 6750 2.1), if any.
-fn header_token(req: &HttpRequest) -> Result<Option<String>, OAuthError> {
+pub fn header_token(req: &HttpRequest) -> Result<Option<String>, OAuthError> {
     let Some(value) = req.headers().get(header::AUTHORIZATION) else {
         return Ok(None);
     };
@@ -117,14 +117,27 @@ async fn respond(state: &AppState, token: &str) -> Result<HttpResponse, OAuthErr
         ));
     }
     let sub = claims.sub.clone();
-    let user = state
+    let with_roles = scope.contains(crate::domain::scope::ROLES);
+    let (user, membership) = state
         .db
-        .run(move |conn| db::users::find(conn, &sub).map_err(DbError::from))
+        .run(move |conn| -> Result<_, DbError> {
+            let Some(user) = db::users::find(conn, &sub)?.filter(|u| !u.disabled) else {
+                return Ok(None);
+            };
+            let membership = if with_roles {
+                Some(db::roles::of(conn, &user)?)
+            } else {
+                None
+            };
+            Ok(Some((user, membership)))
+        })
         .await?
-        .filter(|u| !u.disabled)
         .ok_or_else(OAuthError::invalid_token)?;
     let mut body = serde_json::json!({ "sub": user.id });
     add_user_claims(&mut body, &user, &scope);
+    if let Some(m) = &membership {
+        add_membership_claims(&mut body, m);
+    }
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .json(body))

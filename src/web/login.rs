@@ -6,6 +6,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 
 use super::pages::{self, LoginPage};
 use super::session::{self, Browser};
+use crate::audit::{Actor, event};
 use crate::clock;
 use crate::crypto::{password, random};
 use crate::db::sessions::Session;
@@ -22,11 +23,17 @@ pub const FREE_ACCOUNT_FAILURES: i32 = 5;
 /// Failures one address may have (people behind one NAT share it).
 pub const FREE_IP_FAILURES: i32 = 20;
 
-/// Only our own authorization endpoint, the account page, or the home page may be returned to.
+/// Only our own authorization endpoint, the account page, the admin console, or the home page
+/// may be returned to.
 pub fn safe_return_to(raw: Option<&str>) -> String {
     match raw {
         Some(r) if r.starts_with("/authorize?") && !r.contains(['\\', '\r', '\n']) => r.to_string(),
         Some(r) if r == pages::paths::ACCOUNT => r.to_string(),
+        Some(r)
+            if (r == "/admin" || r.starts_with("/admin/")) && !r.contains(['\\', '\r', '\n']) =>
+        {
+            r.to_string()
+        }
         _ => "/".to_string(),
     }
 }
@@ -197,6 +204,19 @@ pub async fn submit(
     match outcome {
         Ok(Attempt::SignedIn(session)) => {
             tracing::info!(user_id = %session.user_id, "A person signed in.");
+            state
+                .audit
+                .record_async(
+                    &state.db,
+                    event(
+                        now,
+                        &Actor::User(session.user_id.clone()),
+                        "user.signed_in",
+                        &session.user_id,
+                        "",
+                    ),
+                )
+                .await;
             let max_age = session.expires_at - now;
             HttpResponse::SeeOther()
                 .cookie(session::cookie(&state.config, cookie_value, Some(max_age)))
@@ -212,11 +232,37 @@ pub async fn submit(
         }
         Ok(Attempt::Failed) => {
             tracing::info!("A sign-in failed.");
+            state
+                .audit
+                .record_async(
+                    &state.db,
+                    event(
+                        now,
+                        &Actor::Anonymous,
+                        "user.sign_in_failed",
+                        "",
+                        &format!("username {username}"),
+                    ),
+                )
+                .await;
             state.metrics.login_failed("wrong_credentials");
             failed(StatusCode::UNAUTHORIZED, FAILED)
         }
         Ok(Attempt::Throttled) => {
             tracing::warn!("A sign-in was refused: too many recent failures.");
+            state
+                .audit
+                .record_async(
+                    &state.db,
+                    event(
+                        now,
+                        &Actor::Anonymous,
+                        "user.sign_in_throttled",
+                        "",
+                        &format!("username {username}"),
+                    ),
+                )
+                .await;
             state.metrics.login_failed("throttled");
             let mut res = failed(StatusCode::TOO_MANY_REQUESTS, THROTTLED);
             res.headers_mut()

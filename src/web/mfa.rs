@@ -10,6 +10,7 @@ use askama::Template;
 use super::login::client_ip;
 use super::pages;
 use super::session::{self, Browser};
+use crate::audit::{Actor, event};
 use crate::clock;
 use crate::crypto::{random, totp};
 use crate::db::mfa::Pending;
@@ -225,6 +226,19 @@ pub async fn submit(
     match outcome {
         Ok(Outcome::SignedIn(s)) => {
             tracing::info!(user_id = %s.user_id, "A person signed in with a second factor.");
+            state
+                .audit
+                .record_async(
+                    &state.db,
+                    event(
+                        now,
+                        &Actor::User(s.user_id.clone()),
+                        "user.signed_in",
+                        &s.user_id,
+                        "with a second factor",
+                    ),
+                )
+                .await;
             HttpResponse::SeeOther()
                 .cookie(session_cookie(&s))
                 .insert_header((header::LOCATION, pending.return_to))
@@ -232,6 +246,19 @@ pub async fn submit(
         }
         Ok(Outcome::Enrolled(s, codes)) => {
             tracing::info!(user_id = %s.user_id, "A person enrolled TOTP at sign-in and signed in.");
+            state
+                .audit
+                .record_async(
+                    &state.db,
+                    event(
+                        now,
+                        &Actor::User(s.user_id.clone()),
+                        "user.signed_in",
+                        &s.user_id,
+                        "enrolled a second factor",
+                    ),
+                )
+                .await;
             let mut builder = HttpResponse::Ok();
             builder.cookie(session_cookie(&s));
             pages::render_into(
@@ -244,6 +271,19 @@ pub async fn submit(
         }
         Ok(Outcome::Refused(verdict)) => {
             tracing::info!(user_id = %pending.user_id, "A second-factor code was refused.");
+            state
+                .audit
+                .record_async(
+                    &state.db,
+                    event(
+                        now,
+                        &Actor::Anonymous,
+                        "user.second_factor_failed",
+                        &pending.user_id,
+                        "",
+                    ),
+                )
+                .await;
             let csrf = browser.csrf().unwrap_or_default();
             let status = if verdict == Verdict::Throttled {
                 StatusCode::TOO_MANY_REQUESTS

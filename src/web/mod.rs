@@ -47,6 +47,7 @@ pub fn configure_app(cfg: &mut web::ServiceConfig) {
         web::scope("")
             .wrap(security_headers())
             .configure(oidc::configure)
+            .configure(crate::admin::configure)
             .route(paths::LOGIN, web::get().to(login::show))
             .route(paths::LOGIN, web::post().to(login::submit))
             .configure(people_routes)

@@ -107,6 +107,14 @@ pub fn describe_scope(scope: &str) -> ScopeLine {
             "Stay signed in",
             "Keep access while you are away, until you revoke it.",
         ),
+        "roles" => (
+            "Your roles and groups",
+            "The roles and groups your account belongs to.",
+        ),
+        "tessera:admin" => (
+            "Administer Tessera",
+            "Manage clients, users, sessions and keys on your behalf (admins only).",
+        ),
         _ => ("Other access", "Access the application asked for by name."),
     };
     ScopeLine { name, description }

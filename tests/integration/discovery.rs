@@ -61,7 +61,7 @@ async fn discovery_document_advertises_the_contract() {
     );
     assert_eq!(
         sorted(strings(&d["scopes_supported"])),
-        set(&["openid", "profile", "email", "offline_access"])
+        set(&["openid", "profile", "email", "offline_access", "roles"])
     );
     assert_eq!(
         sorted(strings(&d["token_endpoint_auth_methods_supported"])),

@@ -6,11 +6,17 @@
 #![allow(clippy::panic)]
 
 mod account;
+mod admin_api;
+mod admin_api_users;
+mod admin_console;
+mod admin_support;
 mod audit;
+mod audit_log;
 mod authorize;
 mod backend;
 mod backup;
 mod browser;
+mod browser_admin;
 mod browser_mfa;
 mod cli;
 mod concurrency;
@@ -27,6 +33,7 @@ mod operations;
 mod postgres;
 mod prompt;
 mod register;
+mod roles;
 mod security;
 mod security_headers;
 mod storage;

@@ -1,0 +1,3 @@
+DROP TABLE audit_events;
+DROP TABLE user_groups;
+DROP TABLE user_roles;

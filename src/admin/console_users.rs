@@ -1,0 +1,346 @@
+//! Console pages for users: list and create, roles and groups, enable or disable, reset the password.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+
+use super::auth::AdminSession;
+use super::console::{failure, form, form_error, notice, page, see_other};
+use super::console_pages::*;
+use super::{access_ttl, run_op};
+use crate::manage::NewUser;
+use crate::manage::ops::{self, UserChanges};
+use crate::state::AppState;
+use crate::web::pages;
+
+async fn users_page(
+    admin: AdminSession,
+    state: &AppState,
+    status: StatusCode,
+    notice: Option<&'static str>,
+    error: Option<String>,
+    form: UserForm,
+) -> HttpResponse {
+    match state.db.run(ops::users).await {
+        Ok(users) => page(
+            status,
+            &UsersPage {
+                nav: "users",
+                csrf: admin.csrf,
+                admin_name: admin.user.username,
+                notice,
+                error,
+                users,
+                form,
+            },
+        ),
+        Err(e) => failure(e),
+    }
+}
+
+pub async fn users(
+    admin: AdminSession,
+    state: web::Data<AppState>,
+    req: HttpRequest,
+) -> HttpResponse {
+    users_page(
+        admin,
+        &state,
+        StatusCode::OK,
+        notice(&req),
+        None,
+        UserForm::default(),
+    )
+    .await
+}
+
+pub async fn create_user(
+    admin: AdminSession,
+    state: web::Data<AppState>,
+    body: web::Bytes,
+) -> HttpResponse {
+    let params = match form(&admin, &body) {
+        Ok(p) => p,
+        Err(res) => return res,
+    };
+    let text = |n: &str| params.get(n).unwrap_or("").to_string();
+    let f = UserForm {
+        username: text("username"),
+        email: text("email"),
+        name: text("name"),
+        roles: text("roles"),
+        groups: text("groups"),
+    };
+    let typed = text("password");
+    let generated = typed.is_empty().then(crate::crypto::random::token);
+    let new = NewUser {
+        username: f.username.clone(),
+        email: f.email.clone(),
+        password: generated.clone().unwrap_or(typed),
+        name: Some(f.name.trim().to_string()).filter(|n| !n.is_empty()),
+        admin: false,
+    };
+    let (roles, groups) = (words(&f.roles), words(&f.groups));
+    match run_op(&state, admin.actor(), move |conn, by| {
+        ops::create_user(conn, by, new, roles, groups)
+    })
+    .await
+    {
+        Ok(view) => match generated {
+            Some(password) => page(
+                StatusCode::CREATED,
+                &SecretPage {
+                    nav: "users",
+                    csrf: admin.csrf,
+                    admin_name: admin.user.username,
+                    notice: None,
+                    error: None,
+                    heading: format!("User {} created", view.user.username),
+                    explanation: "Give this password to the person; they sign in with it.".into(),
+                    label: "Password",
+                    secret: password,
+                    next: format!("/admin/users/{}", view.user.id),
+                },
+            ),
+            None => see_other(format!("/admin/users/{}?notice=created", view.user.id)),
+        },
+        Err(e) => match form_error(e) {
+            Ok(message) => {
+                users_page(
+                    admin,
+                    &state,
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    None,
+                    Some(message),
+                    f,
+                )
+                .await
+            }
+            Err(res) => res,
+        },
+    }
+}
+
+pub async fn user_page(
+    admin: AdminSession,
+    state: &AppState,
+    id: String,
+    status: StatusCode,
+    notice: Option<&'static str>,
+    error: Option<String>,
+) -> HttpResponse {
+    match state.db.run(move |conn| ops::user(conn, &id)).await {
+        Ok(view) => page(
+            status,
+            &UserPage {
+                nav: "users",
+                csrf: admin.csrf,
+                admin_name: admin.user.username,
+                notice,
+                error,
+                roles: view.membership.roles.join(" "),
+                groups: view.membership.groups.join(" "),
+                view,
+            },
+        ),
+        Err(e) => failure(e),
+    }
+}
+
+pub async fn user(
+    admin: AdminSession,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    req: HttpRequest,
+) -> HttpResponse {
+    user_page(
+        admin,
+        &state,
+        path.into_inner(),
+        StatusCode::OK,
+        notice(&req),
+        None,
+    )
+    .await
+}
+
+/// Applies `changes` to a user and returns to their page.
+pub async fn change_user(
+    admin: AdminSession,
+    state: &AppState,
+    id: String,
+    changes: UserChanges,
+) -> HttpResponse {
+    let ttl = access_ttl(state);
+    let target = id.clone();
+    match run_op(state, admin.actor(), move |conn, by| {
+        ops::update_user(conn, by, &target, changes, ttl)
+    })
+    .await
+    {
+        Ok(_) => see_other(format!("/admin/users/{id}?notice=saved")),
+        Err(e) => match form_error(e) {
+            Ok(message) => {
+                user_page(
+                    admin,
+                    state,
+                    id,
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    None,
+                    Some(message),
+                )
+                .await
+            }
+            Err(res) => res,
+        },
+    }
+}
+
+pub async fn update_user(
+    admin: AdminSession,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    body: web::Bytes,
+) -> HttpResponse {
+    let params = match form(&admin, &body) {
+        Ok(p) => p,
+        Err(res) => return res,
+    };
+    let changes = UserChanges {
+        disabled: None,
+        roles: Some(words(params.get("roles").unwrap_or(""))),
+        groups: Some(words(params.get("groups").unwrap_or(""))),
+        mfa_required: None,
+    };
+    change_user(admin, &state, path.into_inner(), changes).await
+}
+
+pub async fn set_status(
+    admin: AdminSession,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    body: web::Bytes,
+) -> HttpResponse {
+    let params = match form(&admin, &body) {
+        Ok(p) => p,
+        Err(res) => return res,
+    };
+    let disabled = match params.get("disabled") {
+        Some("yes") => true,
+        Some("no") => false,
+        _ => {
+            return pages::error_page(
+                StatusCode::BAD_REQUEST,
+                "Invalid request",
+                "Choose to enable or disable the user.",
+            );
+        }
+    };
+    let changes = UserChanges {
+        disabled: Some(disabled),
+        ..UserChanges::default()
+    };
+    change_user(admin, &state, path.into_inner(), changes).await
+}
+
+pub async fn set_mfa_required(
+    admin: AdminSession,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    body: web::Bytes,
+) -> HttpResponse {
+    let params = match form(&admin, &body) {
+        Ok(p) => p,
+        Err(res) => return res,
+    };
+    let required = match params.get("required") {
+        Some("yes") => true,
+        Some("no") => false,
+        _ => {
+            return pages::error_page(
+                StatusCode::BAD_REQUEST,
+                "Invalid request",
+                "Choose whether a second factor is required.",
+            );
+        }
+    };
+    let changes = UserChanges {
+        mfa_required: Some(required),
+        ..UserChanges::default()
+    };
+    change_user(admin, &state, path.into_inner(), changes).await
+}
+
+pub async fn reset_mfa(
+    admin: AdminSession,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    body: web::Bytes,
+) -> HttpResponse {
+    if let Err(res) = form(&admin, &body) {
+        return res;
+    }
+    let id = path.into_inner();
+    let target = id.clone();
+    match run_op(&state, admin.actor(), move |conn, by| {
+        ops::reset_mfa(conn, by, &target)
+    })
+    .await
+    {
+        Ok(()) => see_other(format!("/admin/users/{id}?notice=mfa-reset")),
+        Err(e) => failure(e),
+    }
+}
+
+pub async fn reset_password(
+    admin: AdminSession,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    body: web::Bytes,
+) -> HttpResponse {
+    let params = match form(&admin, &body) {
+        Ok(p) => p,
+        Err(res) => return res,
+    };
+    let id = path.into_inner();
+    let typed = params.get("password").unwrap_or("").to_string();
+    let given = (!typed.is_empty()).then_some(typed);
+    let ttl = access_ttl(&state);
+    let target = id.clone();
+    match run_op(&state, admin.actor(), move |conn, by| {
+        ops::reset_password(conn, by, &target, given, ttl)
+    })
+    .await
+    {
+        Ok(Some(password)) => page(
+            StatusCode::OK,
+            &SecretPage {
+                nav: "users",
+                csrf: admin.csrf,
+                admin_name: admin.user.username,
+                notice: None,
+                error: None,
+                heading: "New password".into(),
+                explanation: "The user was signed out everywhere and signs in with this password."
+                    .into(),
+                label: "Password",
+                secret: password,
+                next: format!("/admin/users/{id}"),
+            },
+        ),
+        Ok(None) => see_other(format!("/admin/users/{id}?notice=password")),
+        Err(e) => match form_error(e) {
+            Ok(message) => {
+                user_page(
+                    admin,
+                    &state,
+                    id,
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    None,
+                    Some(message),
+                )
+                .await
+            }
+            Err(res) => res,
+        },
+    }
+}
