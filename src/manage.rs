@@ -225,7 +225,7 @@ pub fn bootstrap_admin(
         .map(str::to_string)
         .or_else(|| generated.clone())
         .unwrap_or_default();
-    create_user(
+    let created = create_user(
         conn,
         NewUser {
             username: "admin".into(),
@@ -235,8 +235,13 @@ pub fn bootstrap_admin(
             admin: true,
         },
         now,
-    )?;
-    Ok(generated)
+    );
+    match created {
+        Ok(_) => Ok(generated),
+        // Another instance starting on the same empty database created it a moment earlier.
+        Err(_) if db::users::admin_exists(conn)? => Ok(None),
+        Err(e) => Err(e),
+    }
 }
 
 /// Makes sure an active signing key exists, generating the first one.

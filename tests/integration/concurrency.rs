@@ -75,3 +75,56 @@ async fn a_refresh_token_used_at_two_instances_at_once_has_one_winner() {
         );
     }
 }
+
+/// Instances started together on an empty database (a rollout behind a load balancer) all
+/// start: one creates the bootstrap admin, the others find it, and there is exactly one.
+#[test]
+fn instances_starting_together_on_an_empty_database_all_start() {
+    const INSTANCES: usize = 4;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let database = crate::backend::TestDatabase::create(dir.path());
+    let mut env = std::collections::HashMap::new();
+    env.insert(
+        "TESSERA_DATABASE_URL".to_string(),
+        database.url().to_string(),
+    );
+    env.insert(
+        "TESSERA_KEYS_DIR".to_string(),
+        dir.path().join("keys").display().to_string(),
+    );
+    let config = tessera::config::Config::from_sources(&env, None).expect("valid config");
+    // Migrations first, as the first instance of a rollout would; the race is the bootstrap.
+    let db = tessera::db::Db::connect(&config.database).expect("db");
+    db.migrate().expect("migrate");
+    let start = std::sync::Barrier::new(INSTANCES);
+
+    let results: Vec<_> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..INSTANCES)
+            .map(|_| {
+                s.spawn(|| {
+                    let mut conn = db.conn().expect("conn");
+                    start.wait();
+                    tessera::manage::bootstrap_admin(&mut conn, None, tessera::clock::now())
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("no panic"))
+            .collect()
+    });
+
+    let passwords: Vec<_> = results
+        .into_iter()
+        .map(|r| r.unwrap_or_else(|e| panic!("an instance failed to start: {e}")))
+        .collect();
+    assert!(
+        passwords.iter().filter(|p| p.is_some()).count() <= 1,
+        "at most one instance generated the admin password"
+    );
+    let mut conn = db.conn().expect("conn");
+    let admins = tessera::db::users::find_by_username(&mut conn, "admin")
+        .expect("query")
+        .expect("the admin exists");
+    assert!(admins.is_admin);
+}
