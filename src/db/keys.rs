@@ -29,9 +29,12 @@ impl KeyRow {
     }
 }
 
+/// Every key, oldest first; keys created in the same second are ordered by when they sign.
 pub fn all(conn: &mut super::Conn) -> QueryResult<Vec<KeyRow>> {
     signing_keys::table
         .order(signing_keys::created_at.asc())
+        .then_order_by(signing_keys::signs_from.asc())
+        .then_order_by(signing_keys::kid.asc())
         .select(KeyRow::as_select())
         .load(conn)
 }
