@@ -41,6 +41,12 @@ pub enum Command {
     /// Manage signing keys.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Delete expired codes, tokens, sessions and throttling rows, and exit.
+    Cleanup {
+        /// Print one JSON object with the counts.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -68,6 +74,9 @@ pub struct UserCreate {
     /// Give the user the admin role.
     #[arg(long)]
     pub admin: bool,
+    /// The user must use a second factor (TOTP) at every sign-in.
+    #[arg(long)]
+    pub require_mfa: bool,
     /// Print one JSON object.
     #[arg(long)]
     pub json: bool,
@@ -158,8 +167,9 @@ pub fn run_command(command: Command, config: &Config) -> anyhow::Result<()> {
                 crate::crypto::random::token()
             };
             let db = open_db(config)?;
+            let mut conn = db.conn()?;
             let user = manage::create_user(
-                &mut *db.conn()?,
+                &mut conn,
                 NewUser {
                     username: args.username,
                     email: args.email,
@@ -169,6 +179,9 @@ pub fn run_command(command: Command, config: &Config) -> anyhow::Result<()> {
                 },
                 now,
             )?;
+            if args.require_mfa {
+                manage::set_mfa_required(&mut conn, &user.username, true)?;
+            }
             let shown = args.generate_password.then_some(password);
             if args.json {
                 let mut out = serde_json::json!({"id": user.id, "username": user.username});
@@ -224,30 +237,49 @@ pub fn run_command(command: Command, config: &Config) -> anyhow::Result<()> {
                 }
             }
         }
+        Command::Cleanup { json } => {
+            let db = open_db(config)?;
+            let removed = crate::cleanup::run(&mut *db.conn()?, now)?;
+            if json {
+                println!("{}", serde_json::to_string(&removed)?);
+            } else {
+                println!(
+                    "Deleted {} expired row(s): {} code(s), {} refresh token(s), {} revoked \
+                     access token id(s), {} session(s), {} throttling counter(s).",
+                    removed.total(),
+                    removed.auth_codes,
+                    removed.refresh_tokens,
+                    removed.revoked_access_tokens,
+                    removed.sessions,
+                    removed.login_throttle
+                );
+            }
+        }
         Command::Keys(cmd) => {
             let db = open_db(config)?;
             let mut conn = db.conn()?;
             match cmd {
                 KeysCommand::List { json } => {
                     let rows = db::keys::all(&mut conn)?;
-                    let signer = rows
-                        .iter()
-                        .filter(|r| r.retired_at.is_none())
-                        .max_by_key(|r| r.created_at)
-                        .map(|r| r.kid.clone());
+                    let signer = crate::crypto::keys::signer_row(&rows, now).map(|r| r.kid.clone());
                     let window = config.key_publish_window();
                     let list: Vec<_> = rows
                         .iter()
                         .map(|r| {
                             let state = match r.retired_at {
                                 _ if Some(&r.kid) == signer.as_ref() => "signing",
-                                None => "active",
+                                _ if r.is_active(now) && r.signs_from > now => {
+                                    "published (pre-publication)"
+                                }
+                                _ if r.is_active(now) => "active",
                                 Some(at) if at + window > now => "retired (published)",
-                                Some(_) => "retired",
+                                _ => "retired",
                             };
                             serde_json::json!({
                                 "kid": r.kid, "alg": r.alg, "state": state,
-                                "created_at": r.created_at, "retired_at": r.retired_at,
+                                "created_at": r.created_at, "signs_from": r.signs_from,
+                                "retired_at": r.retired_at,
+                                "stored": if r.private_key.is_some() { "database" } else { "file" },
                             })
                         })
                         .collect();
@@ -265,9 +297,12 @@ pub fn run_command(command: Command, config: &Config) -> anyhow::Result<()> {
                     }
                 }
                 KeysCommand::Rotate => {
-                    let kid = manage::rotate_key(&mut conn, &config.keys_dir, now)?;
+                    let vault = crate::crypto::keys::KeyVault::from_config(config);
+                    let prepublish = config.key_prepublish.as_secs() as i64;
+                    let kid = manage::rotate_key(&mut conn, &vault, now, prepublish)?;
                     println!(
-                        "New signing key {kid}; previous keys stay published until their tokens expire."
+                        "New signing key {kid}: published now, signs in {prepublish} s; previous \
+                         keys stay published until their tokens expire."
                     );
                 }
                 KeysCommand::Retire { kid } => {

@@ -41,10 +41,83 @@ pub struct Config {
     pub id_token_ttl: Duration,
     pub refresh_token_ttl: Duration,
     pub session_ttl: Duration,
+    /// `text` (default) or `json` log lines.
+    pub log_format: LogFormat,
+    /// How often the background task deletes expired rows.
+    pub cleanup_interval: Duration,
+    /// When set, signing keys live in the database, encrypted under this AES-256 key;
+    /// otherwise they are PEM files in `keys_dir`.
+    pub key_encryption_key: Option<KeyEncryptionKey>,
+    /// How often a running server reloads the signing keys from the database.
+    pub key_reload_interval: Duration,
+    /// How long a new key is published in the JWKS before it signs.
+    pub key_prepublish: Duration,
+    /// Whether every person must use a second factor (`TESSERA_MFA`).
+    pub mfa: MfaPolicy,
+    /// Whether people may create their own account at `/register` (`TESSERA_REGISTRATION`).
+    pub registration: Registration,
     /// How long a query waits for another connection's write lock before the request is
     /// answered 503 (SQLite `busy_timeout`).
     pub database_busy_timeout: Duration,
 }
+
+/// `TESSERA_MFA`: `optional` (people choose, or an admin requires it per user) or `required`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MfaPolicy {
+    Optional,
+    Required,
+}
+
+/// `TESSERA_REGISTRATION`: `open` or `off`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Registration {
+    Open,
+    Off,
+}
+
+/// How log lines are written to standard error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// The 256-bit key that encrypts signing keys at rest; never printed.
+#[derive(Clone, PartialEq, Eq)]
+pub struct KeyEncryptionKey([u8; 32]);
+
+impl KeyEncryptionKey {
+    /// 32 bytes in standard or URL-safe base64 (padded or not), e.g. from `openssl rand -base64 32`.
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        use base64::Engine;
+        use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+        let raw = raw.trim();
+        let bytes = STANDARD
+            .decode(raw)
+            .or_else(|_| URL_SAFE_NO_PAD.decode(raw.trim_end_matches('=')))
+            .map_err(|_| "expects 32 bytes in base64, e.g. from `openssl rand -base64 32`")?;
+        let key: [u8; 32] = bytes.try_into().map_err(|b: Vec<u8>| {
+            format!(
+                "expects 32 bytes in base64 (got {}), e.g. from `openssl rand -base64 32`",
+                b.len()
+            )
+        })?;
+        Ok(Self(key))
+    }
+
+    pub fn bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+}
+
+impl fmt::Debug for KeyEncryptionKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("KeyEncryptionKey([redacted])")
+    }
+}
+
+/// How long the JWKS may be cached (its `Cache-Control: max-age`).
+pub const JWKS_MAX_AGE: Duration = Duration::from_secs(300);
 
 /// A setting that could not be used.
 #[derive(Debug, thiserror::Error)]
@@ -80,6 +153,17 @@ const SETTINGS: &[(&str, &str, Option<&str>)] = &[
         Some("30d"),
     ),
     ("TESSERA_SESSION_TTL", "session_ttl", Some("12h")),
+    ("TESSERA_LOG_FORMAT", "log_format", Some("text")),
+    ("TESSERA_CLEANUP_INTERVAL", "cleanup_interval", Some("10m")),
+    ("TESSERA_KEY_ENCRYPTION_KEY", "key_encryption_key", None),
+    (
+        "TESSERA_KEY_RELOAD_INTERVAL",
+        "key_reload_interval",
+        Some("5s"),
+    ),
+    ("TESSERA_KEY_PREPUBLISH", "key_prepublish", None),
+    ("TESSERA_MFA", "mfa", Some("optional")),
+    ("TESSERA_REGISTRATION", "registration", Some("off")),
     (
         "TESSERA_DATABASE_BUSY_TIMEOUT",
         "database_busy_timeout",
@@ -153,8 +237,44 @@ impl Config {
             }
             Ok(d)
         };
+        let mfa = match value("TESSERA_MFA").as_str() {
+            "optional" => MfaPolicy::Optional,
+            "required" => MfaPolicy::Required,
+            _ => return Err(err("TESSERA_MFA", "expects `optional` or `required`")),
+        };
+        let registration = match value("TESSERA_REGISTRATION").as_str() {
+            "open" => Registration::Open,
+            "off" => Registration::Off,
+            _ => return Err(err("TESSERA_REGISTRATION", "expects `open` or `off`")),
+        };
         const DAY: u64 = 86_400;
+        let log_format = match value("TESSERA_LOG_FORMAT").trim() {
+            "text" => LogFormat::Text,
+            "json" => LogFormat::Json,
+            _ => return Err(err("TESSERA_LOG_FORMAT", "expects `text` or `json`")),
+        };
+        let key_encryption_key = match get("TESSERA_KEY_ENCRYPTION_KEY") {
+            Some(raw) => Some(
+                KeyEncryptionKey::parse(&raw).map_err(|m| err("TESSERA_KEY_ENCRYPTION_KEY", m))?,
+            ),
+            None => None,
+        };
+        let key_reload_interval = ttl("TESSERA_KEY_RELOAD_INTERVAL", Duration::from_secs(30))?;
+        // Long enough for every instance to publish the key (one reload) and for every cached
+        // JWKS to expire, unless set.
+        let key_prepublish = match get("TESSERA_KEY_PREPUBLISH") {
+            Some(raw) if raw.trim() == "0" => Duration::ZERO,
+            Some(_) => ttl("TESSERA_KEY_PREPUBLISH", Duration::from_secs(7 * DAY))?,
+            None => JWKS_MAX_AGE + key_reload_interval,
+        };
         Ok(Self {
+            log_format,
+            cleanup_interval: ttl("TESSERA_CLEANUP_INTERVAL", Duration::from_secs(DAY))?,
+            key_encryption_key,
+            key_reload_interval,
+            key_prepublish,
+            mfa,
+            registration,
             issuer,
             bind,
             database,
@@ -281,7 +401,22 @@ mod tests {
         assert_eq!(c.id_token_ttl, Duration::from_secs(3600));
         assert_eq!(c.refresh_token_ttl, Duration::from_secs(30 * 86_400));
         assert_eq!(c.session_ttl, Duration::from_secs(12 * 3600));
+        assert_eq!(c.log_format, LogFormat::Text);
+        assert_eq!(c.key_encryption_key, None);
+        assert_eq!(c.key_reload_interval, Duration::from_secs(5));
+        assert_eq!(c.key_prepublish, Duration::from_secs(305));
+        assert_eq!(c.mfa, MfaPolicy::Optional);
+        assert_eq!(c.registration, Registration::Off);
         assert_eq!(c.database_busy_timeout, Duration::from_secs(5));
+    }
+
+    #[test]
+    fn mfa_and_registration_settings() {
+        let file = env(&[("registration", "open")]);
+        let c = Config::from_sources(&env(&[("TESSERA_MFA", "required")]), Some(&file))
+            .expect("config");
+        assert_eq!(c.mfa, MfaPolicy::Required);
+        assert_eq!(c.registration, Registration::Open);
     }
 
     #[test]
@@ -317,6 +452,13 @@ mod tests {
             ("TESSERA_SESSION_TTL", "0"),
             ("TESSERA_ADMIN_PASSWORD", "short"),
             ("TESSERA_DATABASE_URL", "postgres://x"),
+            ("TESSERA_LOG_FORMAT", "yaml"),
+            ("TESSERA_KEY_ENCRYPTION_KEY", "c2hvcnQ="),
+            ("TESSERA_KEY_ENCRYPTION_KEY", "not base64!"),
+            ("TESSERA_KEY_RELOAD_INTERVAL", "1m"),
+            ("TESSERA_CLEANUP_INTERVAL", "never"),
+            ("TESSERA_MFA", "always"),
+            ("TESSERA_REGISTRATION", "yes"),
             ("TESSERA_DATABASE_BUSY_TIMEOUT", "0"),
             ("TESSERA_DATABASE_BUSY_TIMEOUT", "2m"),
             ("TESSERA_DATABASE_BUSY_TIMEOUT", "later"),
@@ -341,5 +483,14 @@ mod tests {
         )
         .expect("config");
         assert!(!format!("{pg:?}").contains("pg-secret"));
+        let kek = "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVowMTIzNDU=";
+        let with_kek = Config::from_sources(&env(&[("TESSERA_KEY_ENCRYPTION_KEY", kek)]), None)
+            .expect("config");
+        assert_eq!(
+            with_kek.key_encryption_key.as_ref().map(|k| k.bytes()[0]),
+            Some(b'A')
+        );
+        assert!(!format!("{with_kek:?}").contains(kek));
+        assert!(!format!("{with_kek:?}").contains("ABCDEF"));
     }
 }

@@ -4,6 +4,7 @@
 
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::panic))]
 
+pub mod cleanup;
 pub mod cli;
 pub mod clock;
 pub mod config;
@@ -11,7 +12,10 @@ pub mod crypto;
 pub mod db;
 pub mod domain;
 pub mod error;
+pub mod logging;
 pub mod manage;
+pub mod metrics;
+pub mod mfa;
 pub mod oidc;
 pub mod startup;
 pub mod state;

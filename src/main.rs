@@ -1,11 +1,11 @@
 //! The `tessera` binary: parses the command line and calls into the library.
 
-use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use clap::Parser;
 use tessera::cli::{Cli, Command};
 use tessera::config::Config;
+use tessera::logging;
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
@@ -20,21 +20,17 @@ fn main() -> ExitCode {
             };
         }
     };
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,actix_server=warn")),
-        )
-        .with_ansi(std::io::stderr().is_terminal())
-        .with_writer(std::io::stderr)
-        .init();
-    let config = match Config::load(cli.config.as_deref()) {
+    // Warnings about the configuration itself are written before its log format is known.
+    let loaded =
+        tracing::subscriber::with_default(logging::early(), || Config::load(cli.config.as_deref()));
+    let config = match loaded {
         Ok(c) => c,
         Err(e) => {
             eprintln!("tessera: invalid configuration: {e}");
             return ExitCode::from(1);
         }
     };
+    logging::init(config.log_format);
     let outcome = match cli.command {
         Command::Serve => serve(config),
         other => tessera::cli::run_command(other, &config),
@@ -53,6 +49,7 @@ fn serve(config: Config) -> anyhow::Result<()> {
         tessera::startup::Application::build(config, None)?
             .run_until_stopped()
             .await?;
+        tracing::info!("Tessera stopped.");
         Ok(())
     })
 }

@@ -1,13 +1,12 @@
 //! Administrative operations shared by the CLI, the server's first start and the tests:
 //! creating users and clients, bootstrapping the admin, and the signing-key lifecycle.
 
-use std::path::Path;
-
 use crate::crypto::{keys, password, random};
 use crate::db::clients::Client;
 use crate::db::users::User;
 use crate::db::{self, Conn, DbError};
-use crate::domain::{redirect, scope::Scopes};
+use crate::domain::account::{Email, Username};
+use crate::domain::{password_policy, redirect, scope::Scopes};
 
 /// Grant types a client may be registered for.
 pub const GRANT_TYPES: &[&str] = &["authorization_code", "refresh_token", "client_credentials"];
@@ -43,36 +42,15 @@ pub struct NewUser {
     pub admin: bool,
 }
 
-/// Validates and stores a user; the password is hashed with argon2id.
+/// Validates and stores a user; the password must meet the password policy and is hashed
+/// with argon2id.
 pub fn create_user(conn: &mut Conn, new: NewUser, now: i64) -> Result<User, ManageError> {
-    let username = new.username.trim();
-    let valid_name = !username.is_empty()
-        && username.len() <= 64
-        && username
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "._-@".contains(c));
-    if !valid_name {
-        return Err(ManageError::Invalid(
-            "username must be 1-64 characters of letters, digits, '.', '_', '-' or '@'".into(),
-        ));
-    }
-    let email = new.email.trim();
-    let valid_email = email.len() <= 254
-        && email
-            .split_once('@')
-            .is_some_and(|(l, d)| !l.is_empty() && d.contains('.') && !d.starts_with('.'))
-        && !email.chars().any(char::is_whitespace);
-    if !valid_email {
-        return Err(ManageError::Invalid(
-            "email must look like name@example.com".into(),
-        ));
-    }
-    if new.password.chars().count() < 8 || new.password.len() > 1024 {
-        return Err(ManageError::Invalid(
-            "password must be 8 to 1024 characters".into(),
-        ));
-    }
-    if db::users::find_by_username(conn, username)?.is_some() {
+    let username = Username::parse(&new.username).map_err(|m| ManageError::Invalid(m.into()))?;
+    let email = Email::parse(&new.email).map_err(|m| ManageError::Invalid(m.into()))?;
+    let (username, email) = (username.as_str(), email.as_str());
+    password_policy::check(&new.password, username, email)
+        .map_err(|e| ManageError::Invalid(e.to_string()))?;
+    if db::users::username_taken(conn, username)? {
         return Err(ManageError::Exists(format!("user `{username}`")));
     }
     let user = User {
@@ -85,9 +63,22 @@ pub fn create_user(conn: &mut Conn, new: NewUser, now: i64) -> Result<User, Mana
         is_admin: new.admin,
         disabled: false,
         created_at: now,
+        mfa_required: false,
     };
     db::users::insert(conn, &user)?;
     Ok(user)
+}
+
+/// Sets whether a person must use a second factor at every sign-in.
+pub fn set_mfa_required(
+    conn: &mut Conn,
+    username: &str,
+    required: bool,
+) -> Result<(), ManageError> {
+    let user = db::users::find_by_username(conn, username)?
+        .ok_or_else(|| ManageError::Invalid(format!("no user `{username}`")))?;
+    db::users::set_mfa_required(conn, &user.id, required)?;
+    Ok(())
 }
 
 /// A client to register.
@@ -229,31 +220,55 @@ pub fn bootstrap_admin(
 }
 
 /// Makes sure an active signing key exists, generating the first one.
-pub fn ensure_signing_key(conn: &mut Conn, dir: &Path, now: i64) -> Result<bool, ManageError> {
+pub fn ensure_signing_key(
+    conn: &mut Conn,
+    vault: &keys::KeyVault,
+    now: i64,
+) -> Result<bool, ManageError> {
     let rows = db::keys::all(conn)?;
-    if rows.iter().any(|r| r.retired_at.is_none()) {
+    if rows.iter().any(|r| r.is_active(now)) {
         return Ok(false);
     }
-    rotate_key(conn, dir, now)?;
+    rotate_key(conn, vault, now, 0)?;
     Ok(true)
 }
 
-/// Generates a new signing key, makes it the signer, and retires the previous ones
-/// (they stay published until the tokens they signed have expired).
-pub fn rotate_key(conn: &mut Conn, dir: &Path, now: i64) -> Result<String, ManageError> {
-    let kid = keys::generate(dir)?;
-    db::keys::insert(conn, &kid, now)?;
-    db::keys::retire_all_but(conn, &kid, now)?;
+/// Generates a new signing key, published at once, which signs `prepublish` seconds from now;
+/// the keys in force until then retire at that moment (and stay published until the tokens
+/// they signed have expired). With no active key, the new one signs at once.
+pub fn rotate_key(
+    conn: &mut Conn,
+    vault: &keys::KeyVault,
+    now: i64,
+    prepublish: i64,
+) -> Result<String, ManageError> {
+    let (kid, private_key) = vault.generate()?;
+    db::write_transaction(conn, |conn| {
+        let any_active = db::keys::all(conn)?.iter().any(|r| r.is_active(now));
+        let signs_from = if any_active { now + prepublish } else { now };
+        db::keys::insert(
+            conn,
+            &db::keys::KeyRow {
+                kid: kid.clone(),
+                alg: "RS256".into(),
+                created_at: now,
+                retired_at: None,
+                private_key,
+                signs_from,
+            },
+        )?;
+        db::keys::retire_all_but(conn, &kid, now, signs_from)
+    })?;
     Ok(kid)
 }
 
 /// Retires one key. The last active key cannot be retired: rotate instead.
 pub fn retire_key(conn: &mut Conn, kid: &str, now: i64) -> Result<(), ManageError> {
     let rows = db::keys::all(conn)?;
-    let active: Vec<_> = rows.iter().filter(|r| r.retired_at.is_none()).collect();
+    let active: Vec<_> = rows.iter().filter(|r| r.is_active(now)).collect();
     match rows.iter().find(|r| r.kid == kid) {
         None => Err(ManageError::Invalid(format!("no key with kid `{kid}`"))),
-        Some(r) if r.retired_at.is_some() => Err(ManageError::Invalid(format!(
+        Some(r) if !r.is_active(now) => Err(ManageError::Invalid(format!(
             "key `{kid}` is already retired"
         ))),
         Some(_) if active.len() == 1 => Err(ManageError::Invalid(

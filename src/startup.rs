@@ -9,13 +9,13 @@ use anyhow::Context;
 
 use crate::clock;
 use crate::config::Config;
-use crate::crypto::keys::{KeySet, KeyStore};
+use crate::crypto::keys::{KeySet, KeyStore, KeyVault};
 use crate::db::{self, Db};
 use crate::manage;
 use crate::state::AppState;
 
-/// How often a running server looks for keys rotated by another process.
-const KEY_RELOAD_INTERVAL: Duration = Duration::from_secs(5);
+/// How long a stopping server (SIGTERM, SIGINT) lets requests in flight finish.
+const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Opens the database, applies migrations, creates the first signing key and the bootstrap
 /// admin. Answers the admin password when one was generated, to be shown once.
@@ -28,8 +28,13 @@ pub fn prepare(config: &Config) -> anyhow::Result<(Db, Option<String>)> {
     }
     let mut conn = db.conn()?;
     let now = clock::now();
-    if manage::ensure_signing_key(&mut conn, &config.keys_dir, now)? {
-        tracing::info!(dir = %config.keys_dir.display(), "Created the first signing key.");
+    let vault = KeyVault::from_config(config);
+    if manage::ensure_signing_key(&mut conn, &vault, now)? {
+        if vault.in_database() {
+            tracing::info!("Created the first signing key, encrypted in the database.");
+        } else {
+            tracing::info!(dir = %config.keys_dir.display(), "Created the first signing key.");
+        }
     }
     let generated = manage::bootstrap_admin(
         &mut conn,
@@ -53,7 +58,7 @@ fn keys_in_force(
     if current.is_some_and(|keys| !keys.is_stale(&fingerprint)) {
         return Ok(None);
     }
-    let set = KeySet::build(&config.keys_dir, &rows, now, window)?;
+    let set = KeySet::build(&KeyVault::from_config(config), &rows, now, window)?;
     Ok(Some((fingerprint, set)))
 }
 
@@ -87,17 +92,21 @@ impl Application {
             config,
             db: db.clone(),
             keys,
+            metrics: crate::metrics::Metrics::new().context("cannot register the metrics")?,
         });
         spawn_key_reloader(state.clone());
+        crate::cleanup::spawn(db.clone(), state.config.cleanup_interval);
         let server = HttpServer::new({
             let state = state.clone();
             move || {
                 App::new()
                     .wrap(crate::web::hsts(state.config.is_https()))
+                    .wrap(actix_web::middleware::from_fn(crate::metrics::track))
                     .app_data(state.clone())
                     .configure(crate::web::configure_app)
             }
         })
+        .shutdown_timeout(SHUTDOWN_TIMEOUT.as_secs())
         .listen(listener)?
         .run();
         tracing::info!(port, issuer = %state.config.issuer, "Tessera is listening.");
@@ -121,7 +130,7 @@ impl Application {
 /// keys from the JWKS once their publication window has passed.
 fn spawn_key_reloader(state: web::Data<AppState>) {
     tokio::spawn(async move {
-        let mut tick = tokio::time::interval(KEY_RELOAD_INTERVAL);
+        let mut tick = tokio::time::interval(state.config.key_reload_interval);
         loop {
             tick.tick().await;
             let st = state.clone();

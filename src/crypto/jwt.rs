@@ -123,8 +123,11 @@ mod tests {
             alg: "RS256".into(),
             created_at: 0,
             retired_at: None,
+            private_key: None,
+            signs_from: 0,
         };
-        KeySet::build(dir, &[row], 0, 60).expect("build")
+        let vault = keys::KeyVault::new(dir.to_path_buf(), None);
+        KeySet::build(&vault, &[row], 0, 60).expect("build")
     }
 
     fn claims(exp: i64) -> Claims {

@@ -1,8 +1,11 @@
-//! Signing keys: RSA-2048 generation, PEM files (0600) in the keys folder, their lifecycle rows
-//! in the database, and the in-memory key set that signs tokens and serves the JWKS.
+//! Signing keys: RSA-2048 generation, where the private keys live (PEM files (0600) in the keys
+//! folder, or sealed in the database when `TESSERA_KEY_ENCRYPTION_KEY` is set), and the
+//! in-memory key set that signs tokens and serves the JWKS.
 //!
-//! A key is *active* from creation until retired; the newest active key signs. A retired key
-//! stays published in the JWKS until every token it signed has expired, then drops out.
+//! A key is published from creation; it signs from its `signs_from` time (a rotated-in key is
+//! pre-published first, so that relying parties have it before they see a token it signed)
+//! until retired. The newest key allowed to sign signs. A retired key stays published in the
+//! JWKS until every token it signed has expired, then drops out.
 
 use std::collections::HashMap;
 use std::fs;
@@ -15,6 +18,8 @@ use jsonwebtoken::jwk::{Jwk, JwkSet, KeyAlgorithm, PublicKeyUse, ThumbprintHash}
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey};
 use rsa::pkcs8::{EncodePrivateKey, LineEnding};
 
+use super::sealed;
+use crate::config::{Config, KeyEncryptionKey};
 use crate::db::keys::KeyRow;
 
 /// Why a key could not be created or loaded.
@@ -31,6 +36,76 @@ pub enum KeyError {
     Invalid(PathBuf),
     #[error("no active signing key: run `tessera keys rotate`")]
     NoActiveKey,
+    #[error("signing key {kid}: {source}")]
+    Sealed {
+        kid: String,
+        source: sealed::SealError,
+    },
+    #[error(
+        "signing key {0} is stored in the database, encrypted: set TESSERA_KEY_ENCRYPTION_KEY to the key it was stored with"
+    )]
+    NeedsEncryptionKey(String),
+}
+
+/// Where private keys are kept: sealed in the database when a key-encryption key is
+/// configured, else as PEM files in the keys folder.
+#[derive(Clone)]
+pub struct KeyVault {
+    dir: PathBuf,
+    kek: Option<KeyEncryptionKey>,
+}
+
+impl KeyVault {
+    pub fn new(dir: PathBuf, kek: Option<KeyEncryptionKey>) -> Self {
+        Self { dir, kek }
+    }
+
+    pub fn from_config(config: &Config) -> Self {
+        Self::new(config.keys_dir.clone(), config.key_encryption_key.clone())
+    }
+
+    /// Whether new keys go to the database.
+    pub fn in_database(&self) -> bool {
+        self.kek.is_some()
+    }
+
+    /// A new key: its kid and, when kept in the database, its sealed private key (otherwise
+    /// it was written to the keys folder).
+    pub fn generate(&self) -> Result<(String, Option<String>), KeyError> {
+        let (kid, pem) = new_pem()?;
+        match &self.kek {
+            Some(kek) => {
+                let stored =
+                    sealed::seal(kek, &kid, pem.as_bytes()).map_err(|source| KeyError::Sealed {
+                        kid: kid.clone(),
+                        source,
+                    })?;
+                Ok((kid, Some(stored)))
+            }
+            None => {
+                write_pem(&self.dir, &kid, pem.as_bytes())?;
+                Ok((kid, None))
+            }
+        }
+    }
+
+    /// Parses the private key of `row`, from the database or from its PEM file.
+    pub fn load(&self, row: &KeyRow) -> Result<LoadedKey, KeyError> {
+        match (&row.private_key, &self.kek) {
+            (Some(stored), Some(kek)) => {
+                let pem =
+                    sealed::open(kek, &row.kid, stored).map_err(|source| KeyError::Sealed {
+                        kid: row.kid.clone(),
+                        source,
+                    })?;
+                parse(&row.kid, &pem, || {
+                    PathBuf::from(format!("database:{}", row.kid))
+                })
+            }
+            (Some(_), None) => Err(KeyError::NeedsEncryptionKey(row.kid.clone())),
+            (None, _) => load(&self.dir, &row.kid),
+        }
+    }
 }
 
 /// One private key, parsed once, with its public JWK.
@@ -43,6 +118,13 @@ pub struct LoadedKey {
 
 /// A new RSA-2048 key written to `dir/<kid>.pem` with mode 0600; returns its kid.
 pub fn generate(dir: &Path) -> Result<String, KeyError> {
+    let (kid, pem) = new_pem()?;
+    write_pem(dir, &kid, pem.as_bytes())?;
+    Ok(kid)
+}
+
+/// A new RSA-2048 key as PKCS#8 PEM, with its kid.
+fn new_pem() -> Result<(String, rsa::pkcs8::der::zeroize::Zeroizing<String>), KeyError> {
     super::signer::install();
     let mut rng = rsa::rand_core::OsRng;
     let private =
@@ -55,6 +137,11 @@ pub fn generate(dir: &Path) -> Result<String, KeyError> {
     let kid = public_jwk(&encoding, None)
         .and_then(|jwk| jwk.thumbprint(ThumbprintHash::SHA256).ok())
         .ok_or_else(|| KeyError::Generate("cannot compute the key thumbprint".into()))?;
+    Ok((kid, pem))
+}
+
+/// Writes `dir/<kid>.pem` with mode 0600, creating the folder (0700).
+fn write_pem(dir: &Path, kid: &str, pem: &[u8]) -> Result<(), KeyError> {
     fs::DirBuilder::new()
         .recursive(true)
         .mode(0o700)
@@ -63,7 +150,7 @@ pub fn generate(dir: &Path) -> Result<String, KeyError> {
             path: dir.to_path_buf(),
             source,
         })?;
-    let path = key_path(dir, &kid);
+    let path = key_path(dir, kid);
     let mut file = fs::OpenOptions::new()
         .write(true)
         .create_new(true)
@@ -73,10 +160,9 @@ pub fn generate(dir: &Path) -> Result<String, KeyError> {
             path: path.clone(),
             source,
         })?;
-    file.write_all(pem.as_bytes())
+    file.write_all(pem)
         .and_then(|_| file.sync_all())
-        .map_err(|source| KeyError::Io { path, source })?;
-    Ok(kid)
+        .map_err(|source| KeyError::Io { path, source })
 }
 
 fn key_path(dir: &Path, kid: &str) -> PathBuf {
@@ -102,9 +188,15 @@ pub fn load(dir: &Path, kid: &str) -> Result<LoadedKey, KeyError> {
         path: path.clone(),
         source,
     })?;
-    let encoding = EncodingKey::from_rsa_pem(&pem).map_err(|_| KeyError::Invalid(path.clone()))?;
-    let jwk = public_jwk(&encoding, Some(kid)).ok_or_else(|| KeyError::Invalid(path.clone()))?;
-    let decoding = DecodingKey::from_jwk(&jwk).map_err(|_| KeyError::Invalid(path))?;
+    parse(kid, &pem, || path.clone())
+}
+
+/// Parses a PEM private key; `origin` names it in errors.
+fn parse(kid: &str, pem: &[u8], origin: impl Fn() -> PathBuf) -> Result<LoadedKey, KeyError> {
+    super::signer::install();
+    let encoding = EncodingKey::from_rsa_pem(pem).map_err(|_| KeyError::Invalid(origin()))?;
+    let jwk = public_jwk(&encoding, Some(kid)).ok_or_else(|| KeyError::Invalid(origin()))?;
+    let decoding = DecodingKey::from_jwk(&jwk).map_err(|_| KeyError::Invalid(origin()))?;
     Ok(LoadedKey {
         kid: kid.to_string(),
         encoding,
@@ -121,27 +213,19 @@ pub struct KeySet {
 }
 
 impl KeySet {
-    /// Builds the set from the key rows: the newest active key signs; active keys and retired
-    /// keys still inside `publish_window` seconds after retirement are published.
+    /// Builds the set from the key rows: [`signer_row`] signs; active keys and retired keys
+    /// still inside `publish_window` seconds after retirement are published.
     pub fn build(
-        dir: &Path,
+        vault: &KeyVault,
         rows: &[KeyRow],
         now: i64,
         publish_window: i64,
     ) -> Result<Self, KeyError> {
-        let signer_row = rows
-            .iter()
-            .filter(|r| r.retired_at.is_none())
-            .max_by_key(|r| (r.created_at, r.kid.clone()))
-            .ok_or(KeyError::NoActiveKey)?;
+        let signer_row = signer_row(rows, now).ok_or(KeyError::NoActiveKey)?;
         let mut verifiers = HashMap::new();
         for row in rows {
-            let published = match row.retired_at {
-                None => true,
-                Some(at) => at + publish_window > now,
-            };
-            if published {
-                verifiers.insert(row.kid.clone(), Arc::new(load(dir, &row.kid)?));
+            if is_published(row, now, publish_window) {
+                verifiers.insert(row.kid.clone(), Arc::new(vault.load(row)?));
             }
         }
         let signer = verifiers
@@ -168,16 +252,34 @@ impl KeySet {
         &self.jwks_json
     }
 
-    /// What the set built from `rows` at `now` would publish, to notice when it changes.
+    /// What the set built from `rows` at `now` would publish and sign with, to notice when it
+    /// changes (a pre-published key starting to sign changes it without any row changing).
     pub fn fingerprint(rows: &[KeyRow], now: i64, publish_window: i64) -> String {
         let mut parts: Vec<String> = rows
             .iter()
-            .filter(|r| r.retired_at.is_none_or(|at| at + publish_window > now))
-            .map(|r| format!("{}:{}", r.kid, r.retired_at.is_some()))
+            .filter(|r| is_published(r, now, publish_window))
+            .map(|r| r.kid.clone())
             .collect();
         parts.sort();
-        parts.join(",")
+        let signer = signer_row(rows, now).map(|r| r.kid.as_str()).unwrap_or("");
+        format!("{}|{signer}", parts.join(","))
     }
+}
+
+/// Published at `now`: not retired, or retired less than `publish_window` seconds ago.
+pub fn is_published(row: &KeyRow, now: i64, publish_window: i64) -> bool {
+    row.retired_at.is_none_or(|at| at + publish_window > now)
+}
+
+/// The key that signs at `now`: the newest active key whose `signs_from` has come; when none
+/// has (only a first key still pre-published, say), the newest active key.
+pub fn signer_row(rows: &[KeyRow], now: i64) -> Option<&KeyRow> {
+    let newest = |r: &&KeyRow| (r.signs_from, r.created_at, r.kid.clone());
+    let active = || rows.iter().filter(|r| r.is_active(now));
+    active()
+        .filter(|r| r.signs_from <= now)
+        .max_by_key(newest)
+        .or_else(|| active().max_by_key(|r| (r.created_at, r.kid.clone())))
 }
 
 /// The shared, swappable key set held by the running server.
@@ -222,6 +324,40 @@ impl KeyStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn row(kid: &str, created_at: i64, signs_from: i64, retired_at: Option<i64>) -> KeyRow {
+        KeyRow {
+            kid: kid.into(),
+            alg: "RS256".into(),
+            created_at,
+            retired_at,
+            private_key: None,
+            signs_from,
+        }
+    }
+
+    #[test]
+    fn a_rotated_in_key_signs_only_from_its_time_and_the_old_one_until_then() {
+        // Rotated at 100 with 30 s of pre-publication: old retires at 130, new signs from 130.
+        let rows = [row("old", 0, 0, Some(130)), row("new", 100, 130, None)];
+        let signer = |now| signer_row(&rows, now).map(|r| r.kid.clone());
+
+        assert_eq!(signer(100).as_deref(), Some("old"));
+        assert_eq!(signer(129).as_deref(), Some("old"));
+        assert_eq!(signer(130).as_deref(), Some("new"));
+        assert!(rows.iter().all(|r| is_published(r, 129, 60)));
+        assert!(is_published(&rows[0], 189, 60) && !is_published(&rows[0], 190, 60));
+        assert_ne!(
+            KeySet::fingerprint(&rows, 129, 60),
+            KeySet::fingerprint(&rows, 130, 60),
+            "the switch of signer alone must trigger a reload"
+        );
+        // A first key still waiting (no other active key) signs rather than nothing.
+        assert_eq!(
+            signer_row(&[row("only", 0, 50, None)], 10).map(|r| r.kid.as_str()),
+            Some("only")
+        );
+    }
 
     #[test]
     fn generated_key_is_0600_and_kid_is_its_thumbprint() {

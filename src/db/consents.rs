@@ -41,3 +41,35 @@ pub fn grant(
         ));
     super::on_backend!(conn, c => upsert.execute(c)).map(|_| ())
 }
+
+/// One application a person granted consent to.
+#[derive(Debug, Clone, Queryable)]
+pub struct GrantedApp {
+    pub client_id: String,
+    pub client_name: String,
+    pub scope: String,
+    pub granted_at: i64,
+}
+
+/// The applications this person granted consent to, by name.
+pub fn list_for_user(conn: &mut super::Conn, user_id: &str) -> QueryResult<Vec<GrantedApp>> {
+    use super::schema::clients;
+    consents::table
+        .inner_join(clients::table)
+        .filter(consents::user_id.eq(user_id))
+        .order(clients::name.asc())
+        .select((
+            consents::client_id,
+            clients::name,
+            consents::scope,
+            consents::created_at,
+        ))
+        .load(conn)
+}
+
+/// Forgets the consent; answers whether there was one.
+pub fn revoke(conn: &mut super::Conn, user_id: &str, client_id: &str) -> QueryResult<bool> {
+    diesel::delete(consents::table.find((user_id, client_id)))
+        .execute(conn)
+        .map(|n| n == 1)
+}

@@ -6,7 +6,9 @@
 pub mod clients;
 pub mod codes;
 pub mod consents;
+pub mod expired;
 pub mod keys;
+pub mod mfa;
 pub mod schema;
 pub mod sessions;
 pub mod throttle;

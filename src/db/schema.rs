@@ -11,6 +11,7 @@ diesel::table! {
         is_admin -> Bool,
         disabled -> Bool,
         created_at -> BigInt,
+        mfa_required -> Bool,
     }
 }
 
@@ -101,6 +102,8 @@ diesel::table! {
         alg -> Text,
         created_at -> BigInt,
         retired_at -> Nullable<BigInt>,
+        private_key -> Nullable<Text>,
+        signs_from -> BigInt,
     }
 }
 
@@ -110,6 +113,35 @@ diesel::table! {
         failures -> Integer,
         last_failure_at -> BigInt,
         blocked_until -> BigInt,
+    }
+}
+
+diesel::table! {
+    totp_credentials (user_id) {
+        user_id -> Text,
+        secret -> Text,
+        confirmed -> Bool,
+        last_step -> BigInt,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    recovery_codes (code_hash) {
+        code_hash -> Text,
+        user_id -> Text,
+        used_at -> Nullable<BigInt>,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    mfa_pending (id_hash) {
+        id_hash -> Text,
+        user_id -> Text,
+        return_to -> Text,
+        created_at -> BigInt,
+        expires_at -> BigInt,
     }
 }
 
@@ -127,4 +159,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     consents,
     signing_keys,
     login_throttle,
+    totp_credentials,
+    recovery_codes,
+    mfa_pending,
 );

@@ -44,3 +44,33 @@ pub fn delete(conn: &mut super::Conn, id_hash: &str) -> QueryResult<usize> {
 pub fn delete_by_sid(conn: &mut super::Conn, sid: &str) -> QueryResult<usize> {
     diesel::delete(sessions::table.filter(sessions::sid.eq(sid))).execute(conn)
 }
+
+/// The person's unexpired sessions, newest first.
+pub fn list_for_user(conn: &mut super::Conn, user_id: &str, now: i64) -> QueryResult<Vec<Session>> {
+    sessions::table
+        .filter(sessions::user_id.eq(user_id))
+        .filter(sessions::expires_at.gt(now))
+        .order(sessions::created_at.desc())
+        .select(Session::as_select())
+        .load(conn)
+}
+
+/// Ends one session of this person by its public `sid`; answers how many ended.
+pub fn delete_for_user(conn: &mut super::Conn, user_id: &str, sid: &str) -> QueryResult<usize> {
+    diesel::delete(
+        sessions::table
+            .filter(sessions::user_id.eq(user_id))
+            .filter(sessions::sid.eq(sid)),
+    )
+    .execute(conn)
+}
+
+/// Ends every session of this person but the one with `keep_sid`.
+pub fn delete_others(conn: &mut super::Conn, user_id: &str, keep_sid: &str) -> QueryResult<usize> {
+    diesel::delete(
+        sessions::table
+            .filter(sessions::user_id.eq(user_id))
+            .filter(sessions::sid.ne(keep_sid)),
+    )
+    .execute(conn)
+}

@@ -100,3 +100,18 @@ pub fn revoke_access(conn: &mut super::Conn, jti: &str, expires_at: i64) -> Quer
 pub fn is_access_revoked(conn: &mut super::Conn, jti: &str) -> QueryResult<bool> {
     diesel::select(diesel::dsl::exists(revoked_access_tokens::table.find(jti))).get_result(conn)
 }
+
+/// The ids of the refresh token families a person holds for a client that are not revoked.
+pub fn live_families(
+    conn: &mut super::Conn,
+    user_id: &str,
+    client_id: &str,
+) -> QueryResult<Vec<String>> {
+    refresh_tokens::table
+        .filter(refresh_tokens::user_id.eq(user_id))
+        .filter(refresh_tokens::client_id.eq(client_id))
+        .filter(refresh_tokens::revoked_at.is_null())
+        .select(refresh_tokens::family_id)
+        .distinct()
+        .load(conn)
+}

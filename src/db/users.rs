@@ -16,6 +16,8 @@ pub struct User {
     pub is_admin: bool,
     pub disabled: bool,
     pub created_at: i64,
+    /// The person must pass a second factor (TOTP) at every sign-in.
+    pub mfa_required: bool,
 }
 
 pub fn insert(conn: &mut super::Conn, user: &User) -> QueryResult<()> {
@@ -46,4 +48,24 @@ pub fn admin_exists(conn: &mut super::Conn) -> QueryResult<bool> {
         users::table.filter(users::is_admin.eq(true)),
     ))
     .get_result(conn)
+}
+
+/// Whether a user with this username exists (usernames compare exactly, as at sign-in).
+pub fn username_taken(conn: &mut super::Conn, username: &str) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(
+        users::table.filter(users::username.eq(username)),
+    ))
+    .get_result(conn)
+}
+
+pub fn set_password_hash(conn: &mut super::Conn, id: &str, hash: &str) -> QueryResult<usize> {
+    diesel::update(users::table.find(id))
+        .set(users::password_hash.eq(hash))
+        .execute(conn)
+}
+
+pub fn set_mfa_required(conn: &mut super::Conn, id: &str, required: bool) -> QueryResult<usize> {
+    diesel::update(users::table.find(id))
+        .set(users::mfa_required.eq(required))
+        .execute(conn)
 }

@@ -142,13 +142,22 @@ pub fn id_token(
         "at_hash": random::left_half_sha256(access_token),
         "sid": sign_in.sid,
         "amr": sign_in.amr.split_whitespace().collect::<Vec<_>>(),
-        "acr": "1",
+        "acr": acr(sign_in.amr),
     });
     if let Some(nonce) = sign_in.nonce {
         claims["nonce"] = nonce.into();
     }
     add_user_claims(&mut claims, sign_in.user, sign_in.scope);
     jwt::sign(keys, "JWT", &claims)
+}
+
+/// `acr` of a sign-in: "1" for a password alone, "2" when a second factor was also used.
+pub fn acr(amr: &str) -> &'static str {
+    if amr.split_whitespace().any(|m| m == "otp") {
+        "2"
+    } else {
+        "1"
+    }
 }
 
 /// Adds the profile and email claims the scopes allow.

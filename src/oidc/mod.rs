@@ -86,6 +86,7 @@ async fn discovery(state: web::Data<AppState>) -> HttpResponse {
                 "sid", "amr", "acr", "name", "preferred_username", "email", "email_verified"
             ],
             "prompt_values_supported": ["none", "login", "consent"],
+            "acr_values_supported": ["1", "2"],
             "authorization_response_iss_parameter_supported": true,
             "request_parameter_supported": false,
             "request_uri_parameter_supported": false,

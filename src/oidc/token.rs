@@ -49,6 +49,7 @@ pub async fn token(
         .await?
         .0;
     let now = clock::now();
+    let grant = params.get("grant_type").unwrap_or_default().to_string();
     let issued = match params.get("grant_type") {
         Some("authorization_code") => {
             grants::authorization_code(&state, &client, &params, now).await?
@@ -63,6 +64,7 @@ pub async fn token(
         }
         None => return Err(OAuthError::invalid_request("grant_type is required")),
     };
+    state.metrics.token_issued(&grant);
     let mut body = serde_json::json!({
         "access_token": issued.access_token,
         "token_type": "Bearer",

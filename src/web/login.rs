@@ -18,14 +18,15 @@ pub const FAILED: &str = "Incorrect username or password.";
 /// The message while an account or address is throttled: it does not say which.
 pub const THROTTLED: &str = "Too many failed sign-in attempts. Wait a minute and try again.";
 /// Failures an account may have in a row before each further one is delayed.
-const FREE_ACCOUNT_FAILURES: i32 = 5;
+pub const FREE_ACCOUNT_FAILURES: i32 = 5;
 /// Failures one address may have (people behind one NAT share it).
-const FREE_IP_FAILURES: i32 = 20;
+pub const FREE_IP_FAILURES: i32 = 20;
 
-/// Only our own authorization endpoint, or the home page, may be returned to.
+/// Only our own authorization endpoint, the account page, or the home page may be returned to.
 pub fn safe_return_to(raw: Option<&str>) -> String {
     match raw {
         Some(r) if r.starts_with("/authorize?") && !r.contains(['\\', '\r', '\n']) => r.to_string(),
+        Some(r) if r == pages::paths::ACCOUNT => r.to_string(),
         _ => "/".to_string(),
     }
 }
@@ -63,6 +64,7 @@ fn form(
             username,
             csrf: &csrf,
             return_to,
+            registration_open: state.config.registration == crate::config::Registration::Open,
         },
     )
 }
@@ -129,6 +131,7 @@ pub async fn submit(
     let account_key = format!("account:{}", username.to_lowercase());
     let ip_key = format!("ip:{}", client_ip(&req));
     let name = username.clone();
+    let (mfa_policy, pending_return) = (state.config.mfa, return_to.clone());
     let outcome = state
         .db
         .run(move |conn| -> Result<Attempt, DbError> {
@@ -149,6 +152,24 @@ pub async fn submit(
                 })?;
                 return Ok(Attempt::Failed);
             };
+            if crate::mfa::step_after_password(conn, &user, mfa_policy)? != crate::mfa::Step::None {
+                let pending = db::mfa::Pending {
+                    id_hash: new_session.id_hash,
+                    user_id: user.id,
+                    return_to: pending_return,
+                    created_at: now,
+                    expires_at: now + crate::mfa::PENDING_TTL,
+                };
+                db::write_transaction(conn, |conn| {
+                    if let Some(old) = &old_hash {
+                        db::sessions::delete(conn, old)?;
+                        db::mfa::delete_pending(conn, old, now)?;
+                    }
+                    db::throttle::clear(conn, &account_key)?;
+                    db::mfa::insert_pending(conn, &pending)
+                })?;
+                return Ok(Attempt::SecondFactor(pending.user_id));
+            }
             let session = Session {
                 user_id: user.id,
                 ..new_session
@@ -182,12 +203,21 @@ pub async fn submit(
                 .insert_header((header::LOCATION, return_to))
                 .finish()
         }
+        Ok(Attempt::SecondFactor(user_id)) => {
+            tracing::info!(user_id = %user_id, "A password was accepted; a second factor is due.");
+            HttpResponse::SeeOther()
+                .cookie(session::cookie(&state.config, cookie_value, None))
+                .insert_header((header::LOCATION, pages::paths::MFA))
+                .finish()
+        }
         Ok(Attempt::Failed) => {
             tracing::info!("A sign-in failed.");
+            state.metrics.login_failed("wrong_credentials");
             failed(StatusCode::UNAUTHORIZED, FAILED)
         }
         Ok(Attempt::Throttled) => {
             tracing::warn!("A sign-in was refused: too many recent failures.");
+            state.metrics.login_failed("throttled");
             let mut res = failed(StatusCode::TOO_MANY_REQUESTS, THROTTLED);
             res.headers_mut()
                 .insert(header::RETRY_AFTER, header::HeaderValue::from_static("60"));
@@ -200,12 +230,14 @@ pub async fn submit(
 /// What one sign-in attempt came to.
 enum Attempt {
     SignedIn(Session),
+    /// The password was right; the browser now holds a pending sign-in for this user.
+    SecondFactor(String),
     Failed,
     Throttled,
 }
 
 /// The address the request came from (the TCP peer: no forwarding header is trusted).
-fn client_ip(req: &HttpRequest) -> String {
+pub fn client_ip(req: &HttpRequest) -> String {
     req.peer_addr()
         .map(|a| a.ip().to_string())
         .unwrap_or_else(|| "unknown".into())

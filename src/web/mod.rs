@@ -1,8 +1,12 @@
 //! Pages for people (login, consent, home), the session cookie and CSRF, security headers,
 //! and the routing table of the whole application.
 
+pub mod account;
+pub mod account_mfa;
 pub mod login;
+pub mod mfa;
 pub mod pages;
+pub mod register;
 pub mod session;
 
 use actix_cors::Cors;
@@ -19,8 +23,13 @@ use pages::paths;
 /// Largest request body accepted anywhere; larger ones get 413.
 pub const MAX_BODY: usize = 64 * 1024;
 
-const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self' data:; \
+const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self'; \
                    base-uri 'none'; frame-ancestors 'none'";
+
+/// The policy of the pages that show a QR code as a `data:` image (TOTP enrolment) and only
+/// those: the same as every page's, plus `data:` images.
+pub const CSP_DATA_IMAGES: &str = "default-src 'none'; style-src 'self'; img-src 'self' data:; \
+                                   base-uri 'none'; frame-ancestors 'none'";
 
 /// CORS for the endpoints a single-page app calls from another origin: discovery, JWKS,
 /// token and userinfo (never the authorization endpoint or the pages).
@@ -40,12 +49,57 @@ pub fn configure_app(cfg: &mut web::ServiceConfig) {
             .configure(oidc::configure)
             .route(paths::LOGIN, web::get().to(login::show))
             .route(paths::LOGIN, web::post().to(login::submit))
+            .configure(people_routes)
             .route("/", web::get().to(home))
             .route(paths::STYLESHEET, web::get().to(stylesheet))
             .route("/healthz", web::get().to(healthz))
             .route("/readyz", web::get().to(readyz))
+            .route("/metrics", web::get().to(crate::metrics::serve))
             .default_service(web::to(not_found)),
     );
+}
+
+/// Pages for people beyond sign-in: the MFA step, the account, registration.
+fn people_routes(cfg: &mut web::ServiceConfig) {
+    cfg.route(paths::MFA, web::get().to(mfa::show))
+        .route(paths::MFA, web::post().to(mfa::submit))
+        .route(paths::ACCOUNT, web::get().to(account::show))
+        .route(
+            "/account/password",
+            web::post().to(account::change_password),
+        )
+        .route(
+            "/account/sessions/end",
+            web::post().to(account::end_sessions),
+        )
+        .route("/account/apps/revoke", web::post().to(account::revoke_app))
+        .route("/account/mfa/setup", web::post().to(account_mfa::setup))
+        .route("/account/mfa/confirm", web::post().to(account_mfa::confirm))
+        .route(
+            "/account/mfa/recovery",
+            web::post().to(account_mfa::recovery),
+        )
+        .route("/account/mfa/disable", web::post().to(account_mfa::disable))
+        .route(paths::REGISTER, web::get().to(register::show))
+        .route(paths::REGISTER, web::post().to(register::submit));
+}
+
+/// The page for a form body that could not be read.
+pub fn bad_form() -> HttpResponse {
+    pages::error_page(
+        StatusCode::BAD_REQUEST,
+        "Invalid request",
+        "The form was not sent correctly.",
+    )
+}
+
+/// The page for a form whose CSRF token is missing or wrong.
+pub fn form_expired() -> HttpResponse {
+    pages::error_page(
+        StatusCode::BAD_REQUEST,
+        "Form expired",
+        "This form has expired or was not sent from this browser. Go back and try again.",
+    )
 }
 
 /// Headers every answer carries (harmless on JSON, required on HTML pages).

@@ -10,6 +10,9 @@ pub mod paths {
     pub const CONSENT: &str = "/consent";
     pub const LOGOUT: &str = "/logout";
     pub const STYLESHEET: &str = "/static/tessera.css";
+    pub const MFA: &str = "/mfa";
+    pub const ACCOUNT: &str = "/account";
+    pub const REGISTER: &str = "/register";
 }
 
 /// Renders `page` with `status`; a rendering failure becomes a plain 500 without details.
@@ -52,6 +55,8 @@ pub struct LoginPage<'a> {
     pub username: &'a str,
     pub csrf: &'a str,
     pub return_to: &'a str,
+    /// Whether to offer `/register`.
+    pub registration_open: bool,
 }
 
 /// One scope as a person reads it on the consent page.

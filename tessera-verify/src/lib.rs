@@ -20,7 +20,8 @@
 //! by every request waiting on it. Only RS256 with a published `kid` is accepted.
 //!
 //! With the default `actix-web` feature, [`actix::Authenticated`] extracts verified claims and
-//! [`actix::require_scope`] / [`actix::require_role`] guard a route in one line.
+//! [`actix::require_scope`] / [`actix::require_role`] guard a route in one line; the `axum`
+//! feature brings the same for axum 0.8 in `tessera_verify::axum`.
 
 pub mod claims;
 pub mod error;
@@ -30,6 +31,8 @@ mod verify;
 
 #[cfg(feature = "actix-web")]
 pub mod actix;
+#[cfg(feature = "axum")]
+pub mod axum;
 
 pub use claims::{AccessClaims, Audience, IdClaims};
 pub use error::{KeySetError, VerifyError};

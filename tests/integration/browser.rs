@@ -259,6 +259,15 @@ impl Browser {
         self.post_form(&form.action, &fields).await
     }
 
+    /// The CSRF token of the first form on a page.
+    pub fn session_csrf(&self, html: &str) -> String {
+        let doc = Html::parse_document(html);
+        let sel = Selector::parse("input[name=csrf_token]").expect("selector");
+        doc.select(&sel)
+            .find_map(|e| e.attr("value").map(str::to_string))
+            .expect("a CSRF token on the page")
+    }
+
     /// The value of the session cookie the jar would send.
     pub fn session_cookie(&self) -> Option<String> {
         let header = self.jar.cookies(&self.base)?;

@@ -38,6 +38,7 @@ impl Cli {
             .env("TESSERA_DATABASE_URL", self.db_path())
             .env("TESSERA_KEYS_DIR", self.keys_dir())
             .env("RUST_LOG", "warn")
+            .env("TESSERA_KEY_PREPUBLISH", "0")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
@@ -352,4 +353,77 @@ fn an_unreachable_postgres_server_is_one_clear_line_without_the_password() {
     let err = stderr(&out);
     assert!(err.contains("127.0.0.1:1/tessera"), "{err}");
     assert!(!err.contains("pw-not-shown"), "{err}");
+}
+
+#[test]
+fn keys_in_the_database_are_pre_published_before_they_sign() {
+    let cli = Cli::new();
+    let kek = "3q2+7wABAgMEBQYHCAkKCwwNDg8QERITFBUWFxgZGho=";
+    let run = |args: &[&str]| {
+        cli.command(args)
+            .env("TESSERA_KEY_ENCRYPTION_KEY", kek)
+            .env("TESSERA_KEY_PREPUBLISH", "1h")
+            .output()
+            .expect("run tessera")
+    };
+    assert_eq!(code(&run(&["keys", "rotate"])), 0);
+    assert_eq!(code(&run(&["keys", "rotate"])), 0);
+
+    let out = run(&["keys", "list", "--json"]);
+
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let list = stdout_json(&out);
+    let list = list.as_array().expect("an array");
+    assert_eq!(list.len(), 2);
+    assert!(list.iter().all(|k| k["stored"] == json!("database")));
+    assert_eq!(list[0]["state"], json!("signing"), "{list:?}");
+    assert_eq!(list[1]["state"], json!("published (pre-publication)"));
+    assert_eq!(
+        list[1]["signs_from"].as_i64().expect("signs_from")
+            - list[1]["created_at"].as_i64().expect("created_at"),
+        3600
+    );
+    assert!(!cli.keys_dir().exists(), "no key file is written");
+    let without = cli.run(&["keys", "list"]);
+    assert_eq!(code(&without), 0, "listing needs no decryption");
+}
+
+#[test]
+fn user_create_applies_the_password_policy_and_can_require_mfa() {
+    let cli = Cli::new();
+    let create = |username: &str, password: &str, extra: &[&str]| {
+        let mut args = vec![
+            "user",
+            "create",
+            "--username",
+            username,
+            "--email",
+            "dave@example.com",
+            "--password-stdin",
+        ];
+        args.extend_from_slice(extra);
+        cli.run_with_stdin(&args, &format!("{password}\n"))
+    };
+    for (password, message) in [
+        ("too short", "at least 12 characters"),
+        ("qwerty123456", "most commonly used"),
+        ("dave@example.com", "email address"),
+    ] {
+        let out = create("dave", password, &[]);
+        assert_eq!(code(&out), 1, "{password}");
+        assert!(
+            stderr(&out).contains(message),
+            "{password}: {}",
+            stderr(&out)
+        );
+    }
+
+    let out = create("dave", "a long enough password", &["--require-mfa"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let db =
+        tessera::db::Db::connect(&tessera::db::DatabaseUrl::Sqlite(cli.db_path())).expect("db");
+    let user = tessera::db::users::find_by_username(&mut db.conn().expect("conn"), "dave")
+        .expect("query")
+        .expect("dave exists");
+    assert!(user.mfa_required, "--require-mfa sets the flag");
 }

@@ -141,17 +141,37 @@ async fn health_and_readiness_answer_200() {
 }
 
 #[tokio::test]
-async fn a_key_rotated_by_another_process_is_published_and_then_signs() {
-    let app = TestApp::spawn().await;
+async fn a_key_rotated_by_another_process_is_published_first_and_signs_later() {
+    let app = TestApp::spawn_with_env(&[
+        ("TESSERA_KEY_RELOAD_INTERVAL", "1s"),
+        ("TESSERA_KEY_PREPUBLISH", "4s"),
+    ])
+    .await;
+    let signing_kid = || async {
+        let reply = app
+            .token(app.basic(SERVICE), &[("grant_type", "client_credentials")])
+            .await;
+        assert_eq!(reply.status, 200, "{}", reply.body);
+        let token = reply.json()["access_token"]
+            .as_str()
+            .expect("access_token")
+            .to_string();
+        jsonwebtoken::decode_header(&token)
+            .expect("header")
+            .kid
+            .expect("kid")
+    };
     let (old_kid, _) = app.signing_key();
+    let vault = tessera::crypto::keys::KeyVault::new(app.keys_dir.clone(), None);
+    let rotated_at = std::time::Instant::now();
     let mut conn = app.db.conn().expect("db connection");
-    let new_kid = tessera::manage::rotate_key(&mut conn, &app.keys_dir, tessera::clock::now())
-        .expect("rotate");
+    let new_kid =
+        tessera::manage::rotate_key(&mut conn, &vault, tessera::clock::now(), 4).expect("rotate");
     drop(conn);
 
-    // The running server reloads keys every 5 s; wait for at most three rounds.
+    // The running server reloads keys every second; wait for at most three rounds.
     let mut kids = Vec::new();
-    for _ in 0..60 {
+    for _ in 0..12 {
         kids = app
             .jwks()
             .await
@@ -164,20 +184,36 @@ async fn a_key_rotated_by_another_process_is_published_and_then_signs() {
         }
         tokio::time::sleep(std::time::Duration::from_millis(250)).await;
     }
-
     assert!(kids.contains(&new_kid), "new key published: {kids:?}");
+    assert!(kids.contains(&old_kid), "old key still published: {kids:?}");
+    if rotated_at.elapsed() < std::time::Duration::from_secs(3) {
+        assert_eq!(
+            signing_kid().await,
+            old_kid,
+            "the new key signs before its time"
+        );
+    }
+
+    let mut signer = signing_kid().await;
+    for _ in 0..40 {
+        if signer == new_kid {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+        signer = signing_kid().await;
+    }
+
+    assert_eq!(signer, new_kid, "the new key signs once pre-published");
+    assert!(rotated_at.elapsed() >= std::time::Duration::from_secs(3));
+    let kids: Vec<String> = app
+        .jwks()
+        .await
+        .keys
+        .iter()
+        .filter_map(|k| k.common.key_id.clone())
+        .collect();
     assert!(
         kids.contains(&old_kid),
         "the retired key stays published while its tokens live: {kids:?}"
     );
-    let reply = app
-        .token(app.basic(SERVICE), &[("grant_type", "client_credentials")])
-        .await;
-    assert_eq!(reply.status, 200, "{}", reply.body);
-    let token = reply.json()["access_token"]
-        .as_str()
-        .expect("access_token")
-        .to_string();
-    let header = jsonwebtoken::decode_header(&token).expect("header");
-    assert_eq!(header.kid.as_deref(), Some(new_kid.as_str()));
 }

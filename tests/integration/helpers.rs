@@ -220,7 +220,7 @@ impl TestApp {
         Self::spawn_custom(issuer, &[]).await
     }
 
-    /// A server with extra `TESSERA_*` settings (e.g. a short database busy timeout).
+    /// A server with extra `TESSERA_*` settings (e.g. `TESSERA_MFA=required`).
     pub async fn spawn_with_env(settings: &[(&str, &str)]) -> Self {
         Self::spawn_custom(None, settings).await
     }

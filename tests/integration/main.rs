@@ -5,10 +5,12 @@
 //! A failing assertion is how a test fails, so `panic!`-family macros are allowed here.
 #![allow(clippy::panic)]
 
+mod account;
 mod audit;
 mod authorize;
 mod backend;
 mod browser;
+mod browser_mfa;
 mod cli;
 mod concurrency;
 mod discovery;
@@ -16,13 +18,18 @@ mod flow;
 mod forge;
 mod helpers;
 mod introspect;
+mod keys;
 mod login;
 mod logout;
+mod mfa;
+mod operations;
 mod postgres;
 mod prompt;
+mod register;
 mod security;
 mod security_headers;
 mod storage;
 mod throttle;
 mod token;
 mod userinfo;
+mod webdriver;

@@ -231,8 +231,13 @@ async fn a_token_signed_by_a_key_rotated_out_of_the_jwks_is_refused() {
     let (old_kid, old_pem) = tessera.signing_key();
 
     let mut conn = tessera.db.conn().expect("db");
-    let new_kid = tessera::manage::rotate_key(&mut conn, &tessera.keys_dir, tessera::clock::now())
-        .expect("rotate");
+    let new_kid = tessera::manage::rotate_key(
+        &mut conn,
+        &tessera::crypto::keys::KeyVault::new(tessera.keys_dir.clone(), None),
+        tessera::clock::now(),
+        0,
+    )
+    .expect("rotate");
     drop(conn);
     let mut waited = 0;
     loop {

@@ -4,6 +4,8 @@
 //! A failing assertion is how a test fails, so `panic!`-family macros are allowed here.
 #![allow(clippy::panic)]
 
+#[cfg(feature = "axum")]
+mod axum_api;
 mod example_api;
 mod key_cache;
 mod local;
