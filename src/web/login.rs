@@ -6,7 +6,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 
 use super::pages::{self, LoginPage};
 use super::session::{self, Browser};
-use crate::audit::{Actor, event};
+use crate::audit::Actor;
 use crate::clock;
 use crate::crypto::{password, random};
 use crate::db::sessions::Session;
@@ -205,16 +205,12 @@ pub async fn submit(
         Ok(Attempt::SignedIn(session)) => {
             tracing::info!(user_id = %session.user_id, "A person signed in.");
             state
-                .audit
-                .record_async(
-                    &state.db,
-                    event(
-                        now,
-                        &Actor::User(session.user_id.clone()),
-                        "user.signed_in",
-                        &session.user_id,
-                        "",
-                    ),
+                .record_event(
+                    now,
+                    &Actor::User(session.user_id.clone()),
+                    "user.signed_in",
+                    &session.user_id,
+                    "",
                 )
                 .await;
             let max_age = session.expires_at - now;
@@ -233,16 +229,12 @@ pub async fn submit(
         Ok(Attempt::Failed) => {
             tracing::info!("A sign-in failed.");
             state
-                .audit
-                .record_async(
-                    &state.db,
-                    event(
-                        now,
-                        &Actor::Anonymous,
-                        "user.sign_in_failed",
-                        "",
-                        &format!("username {username}"),
-                    ),
+                .record_event(
+                    now,
+                    &Actor::Anonymous,
+                    "user.sign_in_failed",
+                    "",
+                    &format!("username {username}"),
                 )
                 .await;
             state.metrics.login_failed("wrong_credentials");
@@ -251,16 +243,12 @@ pub async fn submit(
         Ok(Attempt::Throttled) => {
             tracing::warn!("A sign-in was refused: too many recent failures.");
             state
-                .audit
-                .record_async(
-                    &state.db,
-                    event(
-                        now,
-                        &Actor::Anonymous,
-                        "user.sign_in_throttled",
-                        "",
-                        &format!("username {username}"),
-                    ),
+                .record_event(
+                    now,
+                    &Actor::Anonymous,
+                    "user.sign_in_throttled",
+                    "",
+                    &format!("username {username}"),
                 )
                 .await;
             state.metrics.login_failed("throttled");

@@ -10,7 +10,7 @@ use askama::Template;
 use super::login::client_ip;
 use super::pages;
 use super::session::{self, Browser};
-use crate::audit::{Actor, event};
+use crate::audit::Actor;
 use crate::clock;
 use crate::crypto::{random, totp};
 use crate::db::mfa::Pending;
@@ -227,16 +227,12 @@ pub async fn submit(
         Ok(Outcome::SignedIn(s)) => {
             tracing::info!(user_id = %s.user_id, "A person signed in with a second factor.");
             state
-                .audit
-                .record_async(
-                    &state.db,
-                    event(
-                        now,
-                        &Actor::User(s.user_id.clone()),
-                        "user.signed_in",
-                        &s.user_id,
-                        "with a second factor",
-                    ),
+                .record_event(
+                    now,
+                    &Actor::User(s.user_id.clone()),
+                    "user.signed_in",
+                    &s.user_id,
+                    "with a second factor",
                 )
                 .await;
             HttpResponse::SeeOther()
@@ -247,16 +243,12 @@ pub async fn submit(
         Ok(Outcome::Enrolled(s, codes)) => {
             tracing::info!(user_id = %s.user_id, "A person enrolled TOTP at sign-in and signed in.");
             state
-                .audit
-                .record_async(
-                    &state.db,
-                    event(
-                        now,
-                        &Actor::User(s.user_id.clone()),
-                        "user.signed_in",
-                        &s.user_id,
-                        "enrolled a second factor",
-                    ),
+                .record_event(
+                    now,
+                    &Actor::User(s.user_id.clone()),
+                    "user.signed_in",
+                    &s.user_id,
+                    "enrolled a second factor",
                 )
                 .await;
             let mut builder = HttpResponse::Ok();
@@ -272,16 +264,12 @@ pub async fn submit(
         Ok(Outcome::Refused(verdict)) => {
             tracing::info!(user_id = %pending.user_id, "A second-factor code was refused.");
             state
-                .audit
-                .record_async(
-                    &state.db,
-                    event(
-                        now,
-                        &Actor::Anonymous,
-                        "user.second_factor_failed",
-                        &pending.user_id,
-                        "",
-                    ),
+                .record_event(
+                    now,
+                    &Actor::Anonymous,
+                    "user.second_factor_failed",
+                    &pending.user_id,
+                    "",
                 )
                 .await;
             let csrf = browser.csrf().unwrap_or_default();
