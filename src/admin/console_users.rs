@@ -7,6 +7,7 @@ use super::auth::AdminSession;
 use super::console::{failure, form, form_error, notice, page, see_other};
 use super::console_pages::*;
 use super::{access_ttl, run_op};
+use crate::domain::params::Params;
 use crate::manage::NewUser;
 use crate::manage::ops::{self, UserChanges};
 use crate::state::AppState;
@@ -214,6 +215,21 @@ pub async fn update_user(
     change_user(admin, &state, path.into_inner(), changes).await
 }
 
+/// A form's `yes`/`no` choice, or the error page that says what to choose.
+// The error is the finished answer page, as with `form`.
+#[allow(clippy::result_large_err)]
+fn yes_or_no(params: &Params, field: &str, what_to_choose: &str) -> Result<bool, HttpResponse> {
+    match params.get(field) {
+        Some("yes") => Ok(true),
+        Some("no") => Ok(false),
+        _ => Err(pages::error_page(
+            StatusCode::BAD_REQUEST,
+            "Invalid request",
+            what_to_choose,
+        )),
+    }
+}
+
 pub async fn set_status(
     admin: AdminSession,
     state: web::Data<AppState>,
@@ -224,16 +240,9 @@ pub async fn set_status(
         Ok(p) => p,
         Err(res) => return res,
     };
-    let disabled = match params.get("disabled") {
-        Some("yes") => true,
-        Some("no") => false,
-        _ => {
-            return pages::error_page(
-                StatusCode::BAD_REQUEST,
-                "Invalid request",
-                "Choose to enable or disable the user.",
-            );
-        }
+    let disabled = match yes_or_no(&params, "disabled", "Choose to enable or disable the user.") {
+        Ok(v) => v,
+        Err(res) => return res,
     };
     let changes = UserChanges {
         disabled: Some(disabled),
@@ -252,16 +261,13 @@ pub async fn set_mfa_required(
         Ok(p) => p,
         Err(res) => return res,
     };
-    let required = match params.get("required") {
-        Some("yes") => true,
-        Some("no") => false,
-        _ => {
-            return pages::error_page(
-                StatusCode::BAD_REQUEST,
-                "Invalid request",
-                "Choose whether a second factor is required.",
-            );
-        }
+    let required = match yes_or_no(
+        &params,
+        "required",
+        "Choose whether a second factor is required.",
+    ) {
+        Ok(v) => v,
+        Err(res) => return res,
     };
     let changes = UserChanges {
         mfa_required: Some(required),
