@@ -9,6 +9,7 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::clock;
 use crate::config::Config;
+use crate::crypto::alg::SigningAlg;
 use crate::db::{self, Db};
 use crate::manage::{self, NewClient, NewUser};
 
@@ -113,6 +114,9 @@ pub struct ClientCreate {
     /// Read the client secret from standard input instead of generating one.
     #[arg(long)]
     pub secret_stdin: bool,
+    /// How the client's ID and access tokens are signed: RS256 (default), ES256 or EdDSA.
+    #[arg(long, value_name = "ALG", default_value = "RS256")]
+    pub id_token_signed_response_alg: SigningAlg,
     /// Print one JSON object.
     #[arg(long)]
     pub json: bool,
@@ -125,8 +129,13 @@ pub enum KeysCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Create a new signing key; the previous one stays published until its tokens expire.
-    Rotate,
+    /// Create a new signing key of each algorithm (or of `--alg` only); the previous ones stay
+    /// published until their tokens expire.
+    Rotate {
+        /// Rotate only the keys of this algorithm: RS256, ES256 or EdDSA.
+        #[arg(long, value_name = "ALG")]
+        alg: Option<SigningAlg>,
+    },
     /// Retire a key by its kid.
     Retire {
         /// A kid is base64url and may start with `-`.
@@ -235,13 +244,17 @@ pub fn run_command(command: Command, config: &Config) -> anyhow::Result<()> {
                     scopes: args.scopes,
                     first_party: args.first_party,
                     secret,
+                    id_token_signed_response_alg: args.id_token_signed_response_alg,
                 },
                 now,
             )?;
             // A secret supplied on stdin is the caller's already: print only a generated one.
             let shown = if args.secret_stdin { None } else { issued };
             if args.json {
-                let mut out = serde_json::json!({"client_id": client_id});
+                let mut out = serde_json::json!({
+                    "client_id": client_id,
+                    "id_token_signed_response_alg": args.id_token_signed_response_alg.as_str(),
+                });
                 if let Some(s) = &shown {
                     out["client_secret"] = s.clone().into();
                 }
@@ -277,13 +290,13 @@ pub fn run_command(command: Command, config: &Config) -> anyhow::Result<()> {
             match cmd {
                 KeysCommand::List { json } => {
                     let rows = db::keys::all(&mut conn)?;
-                    let signer = crate::crypto::keys::signer_row(&rows, now).map(|r| r.kid.clone());
+                    let signers = crate::crypto::keys::signing_kids(&rows, now);
                     let window = config.key_publish_window();
                     let list: Vec<_> = rows
                         .iter()
                         .map(|r| {
                             let state = match r.retired_at {
-                                _ if Some(&r.kid) == signer.as_ref() => "signing",
+                                _ if signers.contains(&r.kid) => "signing",
                                 _ if r.is_active(now) && r.signs_from > now => {
                                     "published (pre-publication)"
                                 }
@@ -312,14 +325,19 @@ pub fn run_command(command: Command, config: &Config) -> anyhow::Result<()> {
                         }
                     }
                 }
-                KeysCommand::Rotate => {
+                KeysCommand::Rotate { alg } => {
                     let vault = crate::crypto::keys::KeyVault::from_config(config);
                     let prepublish = config.key_prepublish.as_secs() as i64;
-                    let kid = manage::ops::rotate_key(&mut conn, &by_cli(now), &vault, prepublish)?;
-                    println!(
-                        "New signing key {kid}: published now, signs in {prepublish} s; previous \
-                         keys stay published until their tokens expire."
-                    );
+                    let algs = alg.map_or(SigningAlg::ALL.to_vec(), |a| vec![a]);
+                    let by = by_cli(now);
+                    for (alg, kid) in
+                        manage::ops::rotate_key(&mut conn, &by, &vault, &algs, prepublish)?
+                    {
+                        println!(
+                            "New {alg} signing key {kid}: published now, signs in {prepublish} s; \
+                             previous {alg} keys stay published until their tokens expire."
+                        );
+                    }
                 }
                 KeysCommand::Retire { kid } => {
                     manage::ops::retire_key(&mut conn, &by_cli(now), &kid)?;

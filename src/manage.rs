@@ -4,6 +4,7 @@
 
 pub mod ops;
 
+use crate::crypto::alg::SigningAlg;
 use crate::crypto::{keys, password, random};
 use crate::db::clients::Client;
 use crate::db::users::User;
@@ -98,6 +99,8 @@ pub struct NewClient {
     pub first_party: bool,
     /// A secret chosen by the admin; `None` generates one (confidential clients only).
     pub secret: Option<String>,
+    /// How its ID and access tokens are signed (RS256 by default).
+    pub id_token_signed_response_alg: SigningAlg,
 }
 
 /// Validates and stores a client; answers the secret (shown once) for confidential clients.
@@ -154,6 +157,7 @@ pub fn create_client(
         grant_types,
         scopes,
         first_party: new.first_party,
+        id_token_signed_response_alg: new.id_token_signed_response_alg,
     };
     db::clients::insert(conn, &client, now)?;
     Ok(secret)
@@ -244,61 +248,77 @@ pub fn bootstrap_admin(
     }
 }
 
-/// Makes sure an active signing key exists, generating the first one.
+/// Makes sure every algorithm has an active signing key, generating the missing ones (they
+/// sign at once: no token of that algorithm was issued before). Answers whether any was made.
 pub fn ensure_signing_key(
     conn: &mut Conn,
     vault: &keys::KeyVault,
     now: i64,
 ) -> Result<bool, ManageError> {
     let rows = db::keys::all(conn)?;
-    if rows.iter().any(|r| r.is_active(now)) {
-        return Ok(false);
+    let mut created = false;
+    for alg in SigningAlg::ALL {
+        if !rows
+            .iter()
+            .any(|r| r.alg == alg.as_str() && r.is_active(now))
+        {
+            rotate_key(conn, vault, alg, now, 0)?;
+            created = true;
+        }
     }
-    rotate_key(conn, vault, now, 0)?;
-    Ok(true)
+    Ok(created)
 }
 
-/// Generates a new signing key, published at once, which signs `prepublish` seconds from now;
-/// the keys in force until then retire at that moment (and stay published until the tokens
-/// they signed have expired). With no active key, the new one signs at once.
+/// Generates a new signing key for `alg`, published at once, which signs `prepublish` seconds
+/// from now; the keys of that algorithm in force until then retire at that moment (and stay
+/// published until the tokens they signed have expired). With no active key of that
+/// algorithm, the new one signs at once.
 pub fn rotate_key(
     conn: &mut Conn,
     vault: &keys::KeyVault,
+    alg: SigningAlg,
     now: i64,
     prepublish: i64,
 ) -> Result<String, ManageError> {
-    let (kid, private_key) = vault.generate()?;
+    let (kid, private_key) = vault.generate(alg)?;
     db::write_transaction(conn, |conn| {
-        let any_active = db::keys::all(conn)?.iter().any(|r| r.is_active(now));
+        let any_active = db::keys::all(conn)?
+            .iter()
+            .any(|r| r.alg == alg.as_str() && r.is_active(now));
         let signs_from = if any_active { now + prepublish } else { now };
         db::keys::insert(
             conn,
             &db::keys::KeyRow {
                 kid: kid.clone(),
-                alg: "RS256".into(),
+                alg: alg.as_str().into(),
                 created_at: now,
                 retired_at: None,
                 private_key,
                 signs_from,
             },
         )?;
-        db::keys::retire_all_but(conn, &kid, now, signs_from)
+        db::keys::retire_all_but(conn, &kid, alg.as_str(), now, signs_from)
     })?;
     Ok(kid)
 }
 
-/// Retires one key. The last active key cannot be retired: rotate instead.
+/// Retires one key. The last active key of an algorithm cannot be retired: rotate instead.
 pub fn retire_key(conn: &mut Conn, kid: &str, now: i64) -> Result<(), ManageError> {
     let rows = db::keys::all(conn)?;
-    let active: Vec<_> = rows.iter().filter(|r| r.is_active(now)).collect();
+    let active_of = |alg: &str| {
+        rows.iter()
+            .filter(|r| r.alg == alg && r.is_active(now))
+            .count()
+    };
     match rows.iter().find(|r| r.kid == kid) {
         None => Err(ManageError::Invalid(format!("no key with kid `{kid}`"))),
         Some(r) if !r.is_active(now) => Err(ManageError::Invalid(format!(
             "key `{kid}` is already retired"
         ))),
-        Some(_) if active.len() == 1 => Err(ManageError::Invalid(
-            "this is the only active key: run `tessera keys rotate` first".into(),
-        )),
+        Some(r) if active_of(&r.alg) == 1 => Err(ManageError::Invalid(format!(
+            "this is the only active {} key: run `tessera keys rotate --alg {}` first",
+            r.alg, r.alg
+        ))),
         Some(_) => {
             db::keys::retire(conn, kid, now)?;
             Ok(())

@@ -10,6 +10,7 @@ use super::auth::AdminToken;
 use super::problem::{ApiError, Problem, json_body};
 use super::{access_ttl, run_op};
 use crate::clock;
+use crate::crypto::alg::SigningAlg;
 use crate::db::{self, DbError};
 use crate::manage::ops::{self, ClientChanges, UserChanges};
 use crate::manage::{ManageError, NewClient, NewUser};
@@ -108,6 +109,7 @@ pub async fn create_client(
 ) -> Answer {
     let b: NewClientIn = json_body(&req, &body)?;
     let id = b.client_id.trim().to_string();
+    let alg = signing_alg(b.id_token_signed_response_alg.as_deref())?.unwrap_or_default();
     let new = NewClient {
         client_id: b.client_id,
         name: b.name,
@@ -118,6 +120,7 @@ pub async fn create_client(
         scopes: b.scopes,
         first_party: b.first_party,
         secret: None,
+        id_token_signed_response_alg: alg,
     };
     let (secret, client) = run_op(&state, admin.actor, move |conn, by| {
         let secret = ops::create_client(conn, by, new)?;
@@ -131,6 +134,12 @@ pub async fn create_client(
             client_secret: secret,
         },
     ))
+}
+
+/// A client's `id_token_signed_response_alg`, if given; an unknown name is a 422.
+fn signing_alg(name: Option<&str>) -> Result<Option<SigningAlg>, ApiError> {
+    name.map(|n| SigningAlg::parse(n).map_err(|e| ManageError::Invalid(e).into()))
+        .transpose()
 }
 
 /// One client.
@@ -168,6 +177,7 @@ pub async fn update_client(
         grant_types: b.grant_types,
         scopes: b.scopes,
         first_party: b.first_party,
+        id_token_signed_response_alg: signing_alg(b.id_token_signed_response_alg.as_deref())?,
     };
     let client = run_op(&state, admin.actor, move |conn, by| {
         ops::update_client(conn, by, &id, changes)
@@ -385,17 +395,33 @@ pub async fn list_keys(_admin: AdminToken, state: web::Data<AppState>) -> Answer
     Ok(json(StatusCode::OK, &KeyOut::list(rows, clock::now())))
 }
 
-/// Creates a new signing key and retires the previous one (published until its tokens expire).
+/// Creates a new signing key of each algorithm (or only of `alg`) and retires the previous
+/// ones (published until their tokens expire).
 #[utoipa::path(post, path = "/admin/api/v1/keys", tag = "keys",
-    responses((status = 201, body = KeyRotated), (status = 401, body = Problem), (status = 403, body = Problem)))]
-pub async fn rotate_key(admin: AdminToken, state: web::Data<AppState>) -> Answer {
+    params(("alg" = Option<String>, Query, description = "RS256, ES256 or EdDSA: rotate only the keys of this algorithm")),
+    responses((status = 201, body = KeyRotated), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem)))]
+pub async fn rotate_key(admin: AdminToken, state: web::Data<AppState>, req: HttpRequest) -> Answer {
+    let query: Vec<(String, String)> = serde_urlencoded::from_str(req.query_string())
+        .map_err(|_| ApiError::bad_request("the query string is malformed"))?;
+    let algs = match query.iter().find(|(k, _)| k == "alg") {
+        Some((_, v)) => vec![SigningAlg::parse(v).map_err(ApiError::bad_request)?],
+        None => SigningAlg::ALL.to_vec(),
+    };
     let vault = crate::crypto::keys::KeyVault::from_config(&state.config);
     let prepublish = state.config.key_prepublish.as_secs() as i64;
-    let kid = run_op(&state, admin.actor, move |conn, by| {
-        ops::rotate_key(conn, by, &vault, prepublish)
+    let rotated = run_op(&state, admin.actor, move |conn, by| {
+        ops::rotate_key(conn, by, &vault, &algs, prepublish)
     })
     .await?;
-    Ok(json(StatusCode::CREATED, &KeyRotated { kid }))
+    let keys: Vec<NewKey> = rotated
+        .into_iter()
+        .map(|(alg, kid)| NewKey {
+            kid,
+            alg: alg.as_str().into(),
+        })
+        .collect();
+    let kid = keys.first().map(|k| k.kid.clone()).unwrap_or_default();
+    Ok(json(StatusCode::CREATED, &KeyRotated { kid, keys }))
 }
 
 /// Retires one signing key (another active key must remain).

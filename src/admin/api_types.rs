@@ -21,6 +21,9 @@ pub struct ClientOut {
     pub scopes: Vec<String>,
     /// People are not asked for consent.
     pub first_party: bool,
+    /// How the client's ID and access tokens are signed: RS256, ES256 or EdDSA.
+    #[schema(example = "RS256")]
+    pub id_token_signed_response_alg: String,
 }
 
 impl From<Client> for ClientOut {
@@ -34,6 +37,7 @@ impl From<Client> for ClientOut {
             grant_types: c.grant_types,
             scopes: c.scopes,
             first_party: c.first_party,
+            id_token_signed_response_alg: c.id_token_signed_response_alg.as_str().into(),
         }
     }
 }
@@ -57,6 +61,9 @@ pub struct NewClientIn {
     pub scopes: Vec<String>,
     #[serde(default)]
     pub first_party: bool,
+    /// RS256 (the default), ES256 or EdDSA: how the client's ID and access tokens are signed.
+    #[schema(example = "ES256")]
+    pub id_token_signed_response_alg: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -76,6 +83,9 @@ pub struct ClientPatch {
     pub grant_types: Option<Vec<String>>,
     pub scopes: Option<Vec<String>>,
     pub first_party: Option<bool>,
+    /// RS256, ES256 or EdDSA.
+    #[schema(example = "EdDSA")]
+    pub id_token_signed_response_alg: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -212,10 +222,10 @@ pub struct KeyOut {
 
 impl KeyOut {
     pub fn list(rows: Vec<KeyRow>, now: i64) -> Vec<KeyOut> {
-        let signer = crate::crypto::keys::signer_row(&rows, now).map(|r| r.kid.clone());
+        let signers = crate::crypto::keys::signing_kids(&rows, now);
         rows.iter()
             .map(|r| {
-                let signing = signer.as_deref() == Some(r.kid.as_str());
+                let signing = signers.contains(&r.kid);
                 KeyOut {
                     state: key_state(r, signing, now).into(),
                     signing,
@@ -243,8 +253,17 @@ pub fn key_state(row: &KeyRow, signing: bool, now: i64) -> &'static str {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct KeyRotated {
-    /// The kid of the new signing key.
+    /// The kid of the first new key (the RS256 one when every algorithm was rotated).
     pub kid: String,
+    /// Every new key, one per algorithm rotated.
+    pub keys: Vec<NewKey>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct NewKey {
+    pub kid: String,
+    /// RS256, ES256 or EdDSA.
+    pub alg: String,
 }
 
 #[derive(Debug, Serialize, ToSchema)]

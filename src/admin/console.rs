@@ -12,6 +12,7 @@ use super::console_pages::*;
 use super::console_users::*;
 use super::run_op;
 use crate::clock;
+use crate::crypto::alg::SigningAlg;
 use crate::db::{self, DbError};
 use crate::domain::params::Params;
 use crate::manage::ManageError;
@@ -244,7 +245,7 @@ async fn rotate_key(
     let vault = crate::crypto::keys::KeyVault::from_config(&state.config);
     let prepublish = state.config.key_prepublish.as_secs() as i64;
     match run_op(&state, admin.actor(), move |conn, by| {
-        ops::rotate_key(conn, by, &vault, prepublish)
+        ops::rotate_key(conn, by, &vault, &SigningAlg::ALL, prepublish)
     })
     .await
     {

@@ -68,6 +68,13 @@ pub async fn create_client(
         Err(res) => return res,
     };
     let f = ClientForm::from_params(&params);
+    let alg = match f.signing_alg() {
+        Ok(alg) => alg.unwrap_or_default(),
+        Err(message) => {
+            let status = StatusCode::UNPROCESSABLE_ENTITY;
+            return clients_page(admin, &state, status, None, Some(message), f).await;
+        }
+    };
     let new = NewClient {
         client_id: f.client_id.clone(),
         name: f.name.clone(),
@@ -78,6 +85,7 @@ pub async fn create_client(
         scopes: words(&f.scopes),
         first_party: f.first_party,
         secret: None,
+        id_token_signed_response_alg: alg,
     };
     match run_op(&state, admin.actor(), move |conn, by| {
         ops::create_client(conn, by, new)
@@ -178,6 +186,13 @@ pub async fn update_client(
     };
     let id = path.into_inner();
     let f = ClientForm::from_params(&params);
+    let alg = match f.signing_alg() {
+        Ok(alg) => alg,
+        Err(message) => {
+            let status = StatusCode::UNPROCESSABLE_ENTITY;
+            return client_page(admin, &state, id, status, None, Some((message, f))).await;
+        }
+    };
     let changes = ClientChanges {
         name: Some(f.name.clone()),
         redirect_uris: Some(words(&f.redirect_uris)),
@@ -185,6 +200,7 @@ pub async fn update_client(
         grant_types: Some(f.grant_types()),
         scopes: Some(words(&f.scopes)),
         first_party: Some(f.first_party),
+        id_token_signed_response_alg: alg,
     };
     let target = id.clone();
     match run_op(&state, admin.actor(), move |conn, by| {

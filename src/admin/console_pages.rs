@@ -3,6 +3,7 @@
 
 use askama::Template;
 
+use crate::crypto::alg::SigningAlg;
 use crate::db::admin::{Counts, SessionInfo};
 use crate::db::audit::AuditRow;
 use crate::db::clients::Client;
@@ -30,6 +31,7 @@ pub fn age(seconds: i64) -> String {
 /// One row of the key table.
 pub struct KeyLine {
     pub kid: String,
+    pub alg: String,
     pub state: &'static str,
     pub active: bool,
     pub created: String,
@@ -37,12 +39,13 @@ pub struct KeyLine {
 }
 
 pub fn key_lines(rows: &[KeyRow], now: i64) -> Vec<KeyLine> {
-    let signer = crate::crypto::keys::signer_row(rows, now).map(|r| r.kid.clone());
+    let signers = crate::crypto::keys::signing_kids(rows, now);
     let mut lines: Vec<KeyLine> = rows
         .iter()
         .map(|r| KeyLine {
             kid: r.kid.clone(),
-            state: super::api_types::key_state(r, signer.as_deref() == Some(r.kid.as_str()), now),
+            alg: r.alg.clone(),
+            state: super::api_types::key_state(r, signers.contains(&r.kid), now),
             active: r.is_active(now),
             created: when(r.created_at),
             age: age(now - r.created_at),
@@ -90,6 +93,8 @@ pub struct ClientForm {
     pub scopes: String,
     pub first_party: bool,
     pub public: bool,
+    /// The `id_token_signed_response_alg` as submitted (empty: not given).
+    pub signing_alg: String,
 }
 
 impl ClientForm {
@@ -114,6 +119,7 @@ impl ClientForm {
             scopes: c.scopes.join(" "),
             first_party: c.first_party,
             public: c.is_public(),
+            signing_alg: c.id_token_signed_response_alg.as_str().to_string(),
         }
     }
 
@@ -131,7 +137,25 @@ impl ClientForm {
             scopes: text("scopes"),
             first_party: on("first_party"),
             public: on("public"),
+            signing_alg: text("id_token_signed_response_alg").trim().to_string(),
         }
+    }
+
+    /// The signing algorithm chosen, `None` when the field was not sent.
+    pub fn signing_alg(&self) -> Result<Option<SigningAlg>, String> {
+        match self.signing_alg.as_str() {
+            "" => Ok(None),
+            name => SigningAlg::parse(name).map(Some),
+        }
+    }
+
+    /// The choices of the algorithm select: (name, selected).
+    pub fn alg_options(&self) -> Vec<(&'static str, bool)> {
+        let current = self.signing_alg().ok().flatten().unwrap_or_default();
+        SigningAlg::ALL
+            .iter()
+            .map(|a| (a.as_str(), *a == current))
+            .collect()
     }
 
     pub fn grant_types(&self) -> Vec<String> {

@@ -69,6 +69,7 @@ pub fn update_client(conn: &mut super::Conn, client: &Client) -> QueryResult<usi
             clients::post_logout_redirect_uris.eq(row.post_logout_redirect_uris),
             clients::grant_types.eq(row.grant_types),
             clients::scopes.eq(row.scopes),
+            clients::id_token_signed_response_alg.eq(row.id_token_signed_response_alg),
             clients::first_party.eq(row.first_party),
         ))
         .execute(conn)

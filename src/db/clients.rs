@@ -3,6 +3,7 @@
 use diesel::prelude::*;
 
 use super::schema::clients;
+use crate::crypto::alg::SigningAlg;
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = clients)]
@@ -17,6 +18,8 @@ pub struct ClientRow {
     pub scopes: String,
     pub first_party: bool,
     pub created_at: i64,
+    /// RS256, ES256 or EdDSA (a CHECK constraint keeps it so).
+    pub id_token_signed_response_alg: String,
 }
 
 /// A client as the protocol code sees it.
@@ -30,6 +33,8 @@ pub struct Client {
     pub grant_types: Vec<String>,
     pub scopes: Vec<String>,
     pub first_party: bool,
+    /// How the ID tokens and access tokens issued to this client are signed.
+    pub id_token_signed_response_alg: SigningAlg,
 }
 
 impl Client {
@@ -58,6 +63,9 @@ impl From<ClientRow> for Client {
             name: row.name,
             secret_hash: row.secret_hash,
             first_party: row.first_party,
+            // The column's CHECK constraint admits only the three names.
+            id_token_signed_response_alg: SigningAlg::parse(&row.id_token_signed_response_alg)
+                .unwrap_or_default(),
         }
     }
 }
@@ -74,6 +82,7 @@ impl From<&Client> for ClientRow {
             scopes: c.scopes.join(" "),
             first_party: c.first_party,
             created_at: 0,
+            id_token_signed_response_alg: c.id_token_signed_response_alg.as_str().to_string(),
         }
     }
 }

@@ -46,11 +46,19 @@ pub fn insert(conn: &mut super::Conn, row: &KeyRow) -> QueryResult<()> {
         .map(|_| ())
 }
 
-/// Schedules every key except `keep` that is still active at `now` to retire at `at`.
-pub fn retire_all_but(conn: &mut super::Conn, keep: &str, now: i64, at: i64) -> QueryResult<usize> {
+/// Schedules every key of algorithm `alg` except `keep` that is still active at `now` to
+/// retire at `at`.
+pub fn retire_all_but(
+    conn: &mut super::Conn,
+    keep: &str,
+    alg: &str,
+    now: i64,
+    at: i64,
+) -> QueryResult<usize> {
     diesel::update(
         signing_keys::table
             .filter(signing_keys::kid.ne(keep))
+            .filter(signing_keys::alg.eq(alg))
             .filter(
                 signing_keys::retired_at
                     .is_null()

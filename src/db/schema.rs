@@ -26,6 +26,7 @@ diesel::table! {
         scopes -> Text,
         first_party -> Bool,
         created_at -> BigInt,
+        id_token_signed_response_alg -> Text,
     }
 }
 

@@ -39,6 +39,7 @@ pub struct ClientChanges {
     pub grant_types: Option<Vec<String>>,
     pub scopes: Option<Vec<String>>,
     pub first_party: Option<bool>,
+    pub id_token_signed_response_alg: Option<crate::crypto::alg::SigningAlg>,
 }
 
 /// Changes to a user; `None` keeps the current value.
@@ -109,6 +110,9 @@ pub fn update_client(
         c.scopes = scopes;
         if let Some(first_party) = changes.first_party {
             c.first_party = first_party;
+        }
+        if let Some(alg) = changes.id_token_signed_response_alg {
+            c.id_token_signed_response_alg = alg;
         }
         db::admin::update_client(conn, &c)?;
         by.record(conn, "client.updated", &c.id, "")?;
@@ -340,17 +344,23 @@ pub fn end_session(conn: &mut Conn, by: &By<'_>, sid: &str) -> Result<(), Manage
     })
 }
 
-/// Rotates the signing key (see [`super::rotate_key`]); answers the new kid. The key is
-/// generated outside a transaction so that no writer waits for RSA key generation.
+/// Rotates the signing key of each of `algs` (see [`super::rotate_key`]); answers the new
+/// keys. Each key is generated outside a transaction so that no writer waits for RSA key
+/// generation.
 pub fn rotate_key(
     conn: &mut Conn,
     by: &By<'_>,
     vault: &crate::crypto::keys::KeyVault,
+    algs: &[crate::crypto::alg::SigningAlg],
     prepublish: i64,
-) -> Result<String, ManageError> {
-    let kid = super::rotate_key(conn, vault, by.now, prepublish)?;
-    by.record(conn, "key.rotated", &kid, "")?;
-    Ok(kid)
+) -> Result<Vec<(crate::crypto::alg::SigningAlg, String)>, ManageError> {
+    let mut rotated = Vec::new();
+    for alg in algs {
+        let kid = super::rotate_key(conn, vault, *alg, by.now, prepublish)?;
+        by.record(conn, "key.rotated", &kid, alg.as_str())?;
+        rotated.push((*alg, kid));
+    }
+    Ok(rotated)
 }
 
 pub fn retire_key(conn: &mut Conn, by: &By<'_>, kid: &str) -> Result<(), ManageError> {

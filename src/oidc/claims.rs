@@ -2,9 +2,9 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::crypto::alg::SigningAlg;
 use crate::crypto::jwt::{self, ACCESS_TOKEN_TYP, TimeClaims};
 use crate::crypto::keys::KeySet;
-use crate::crypto::random;
 use crate::db::roles::Membership;
 use crate::db::users::User;
 use crate::domain::scope::Scopes;
@@ -90,6 +90,8 @@ pub struct AccessGrant<'a> {
     pub auth_time: Option<i64>,
     /// Roles and groups, when the `roles` scope was granted.
     pub membership: Option<&'a Membership>,
+    /// The client's `id_token_signed_response_alg`.
+    pub alg: SigningAlg,
 }
 
 /// Signs an access token.
@@ -114,7 +116,7 @@ pub fn access_token(
         roles: grant.membership.map(|m| m.roles.clone()),
         groups: grant.membership.map(|m| m.groups.clone()),
     };
-    let token = jwt::sign(keys, ACCESS_TOKEN_TYP, &claims)?;
+    let token = jwt::sign(keys, grant.alg, ACCESS_TOKEN_TYP, &claims)?;
     Ok(AccessToken {
         token,
         jti: claims.jti,
@@ -132,6 +134,8 @@ pub struct SignIn<'a> {
     pub sid: &'a str,
     pub amr: &'a str,
     pub membership: Option<&'a Membership>,
+    /// The client's `id_token_signed_response_alg`.
+    pub alg: SigningAlg,
 }
 
 /// Signs an ID token bound to `access_token` by `at_hash`.
@@ -151,7 +155,7 @@ pub fn id_token(
         "exp": now + ttl,
         "iat": now,
         "auth_time": sign_in.auth_time,
-        "at_hash": random::left_half_sha256(access_token),
+        "at_hash": sign_in.alg.token_hash(access_token),
         "sid": sign_in.sid,
         "amr": sign_in.amr.split_whitespace().collect::<Vec<_>>(),
         "acr": acr(sign_in.amr),
@@ -163,7 +167,7 @@ pub fn id_token(
     if let Some(m) = sign_in.membership {
         add_membership_claims(&mut claims, m);
     }
-    jwt::sign(keys, "JWT", &claims)
+    jwt::sign(keys, sign_in.alg, "JWT", &claims)
 }
 
 /// `acr` of a sign-in: "1" for a password alone, "2" when a second factor was also used.

@@ -6,6 +6,7 @@ use super::authorize::is_pkce_value;
 use super::claims::{self, AccessGrant, SignIn};
 use super::token::Issued;
 use crate::audit::{Actor, event};
+use crate::crypto::alg::SigningAlg;
 use crate::crypto::random;
 use crate::db::clients::Client;
 use crate::db::roles::Membership;
@@ -96,6 +97,7 @@ pub async fn authorization_code(
     let redirect_uri = params.get("redirect_uri").map(str::to_string);
     let verifier = params.get("code_verifier").map(str::to_string);
     let client_id = client.id.clone();
+    let alg = client.id_token_signed_response_alg;
     let client = client.clone();
     let (access_ttl, _, refresh_ttl) = lifetimes(state);
     let audit = state.audit.clone();
@@ -188,7 +190,7 @@ pub async fn authorization_code(
         })
         .await
         .map_err(OAuthError::from)??;
-    sign_user_grant(state, &client_id, decided, now)
+    sign_user_grant(state, &client_id, alg, decided, now)
 }
 
 pub async fn refresh_token(
@@ -212,6 +214,7 @@ pub async fn refresh_token(
     };
     let token_hash = random::hash(presented);
     let client_id = client.id.clone();
+    let alg = client.id_token_signed_response_alg;
     let client = client.clone();
     let (access_ttl, _, refresh_ttl) = lifetimes(state);
     let audit = state.audit.clone();
@@ -295,13 +298,14 @@ pub async fn refresh_token(
         })
         .await
         .map_err(OAuthError::from)??;
-    sign_user_grant(state, &client_id, decided, now)
+    sign_user_grant(state, &client_id, alg, decided, now)
 }
 
 /// Signs the access token and the ID token of a user grant.
 fn sign_user_grant(
     state: &AppState,
     client_id: &str,
+    alg: SigningAlg,
     grant: UserGrant,
     now: i64,
 ) -> Result<Issued, OAuthError> {
@@ -325,6 +329,7 @@ fn sign_user_grant(
             jti: &grant.jti,
             auth_time: Some(grant.auth_time),
             membership: grant.membership.as_ref(),
+            alg,
         },
         now,
         access_ttl,
@@ -340,6 +345,7 @@ fn sign_user_grant(
             sid: &grant.sid,
             amr: &grant.amr,
             membership: grant.membership.as_ref(),
+            alg,
         };
         Some(
             claims::id_token(&keys, issuer, &sign_in, &access.token, now, id_ttl)
@@ -396,6 +402,7 @@ pub fn client_credentials(
             jti: &jti,
             auth_time: None,
             membership: None,
+            alg: client.id_token_signed_response_alg,
         },
         now,
         access_ttl,

@@ -75,7 +75,7 @@ async fn discovery(state: web::Data<AppState>) -> HttpResponse {
             "response_modes_supported": ["query"],
             "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
             "subject_types_supported": ["public"],
-            "id_token_signing_alg_values_supported": ["RS256"],
+            "id_token_signing_alg_values_supported": crate::crypto::alg::SigningAlg::names(),
             "userinfo_signing_alg_values_supported": ["none"],
             "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
             "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],

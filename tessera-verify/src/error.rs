@@ -9,7 +9,8 @@ pub enum VerifyError {
     /// Not three base64url parts with a JSON header: not a JWT at all.
     #[error("the token is malformed")]
     Malformed,
-    /// `alg` is anything but RS256 (`none`, HS256, ES256, …).
+    /// `alg` is not RS256, ES256 or EdDSA (`none`, HS256, …), or not the algorithm of the key
+    /// its `kid` names.
     #[error("the token's signing algorithm is not accepted")]
     Algorithm,
     /// The header `typ` is not the one this kind of token carries (`at+jwt` for access tokens,

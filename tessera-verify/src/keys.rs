@@ -9,8 +9,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
-use jsonwebtoken::DecodingKey;
-use jsonwebtoken::jwk::{AlgorithmParameters, Jwk, KeyAlgorithm, PublicKeyUse};
+use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, Jwk, KeyAlgorithm, PublicKeyUse};
+use jsonwebtoken::{Algorithm, DecodingKey};
 use reqwest::header;
 use serde_json::Value;
 
@@ -33,10 +33,18 @@ pub(crate) struct CachePolicy {
     pub min_refetch_interval: Duration,
 }
 
+/// A published key with the one algorithm it verifies: RS256 for an RSA key, ES256 for an
+/// EC P-256 key, EdDSA for an OKP Ed25519 key (a JWK `alg`, when present, must agree).
+#[derive(Debug)]
+pub(crate) struct BoundKey {
+    pub alg: Algorithm,
+    pub key: DecodingKey,
+}
+
 /// One fetched key set and when it was fetched.
 #[derive(Default)]
 struct Snapshot {
-    keys: HashMap<String, Arc<DecodingKey>>,
+    keys: HashMap<String, Arc<BoundKey>>,
     /// The last successful fetch.
     fetched_at: Option<Instant>,
     /// Keys are used without a fetch until then.
@@ -112,7 +120,7 @@ impl KeyCache {
     }
 
     /// The key for `kid`: from the cache while it is fresh, otherwise after one shared fetch.
-    pub async fn key(&self, kid: &str) -> Result<Arc<DecodingKey>, VerifyError> {
+    pub async fn key(&self, kid: &str) -> Result<Arc<BoundKey>, VerifyError> {
         let snapshot = self.current();
         if snapshot.is_fresh(Instant::now()) {
             if let Some(key) = snapshot.keys.get(kid) {
@@ -122,7 +130,7 @@ impl KeyCache {
         self.key_after_refresh(kid).await
     }
 
-    async fn key_after_refresh(&self, kid: &str) -> Result<Arc<DecodingKey>, VerifyError> {
+    async fn key_after_refresh(&self, kid: &str) -> Result<Arc<BoundKey>, VerifyError> {
         let mut jwks_uri = self.fetching.lock().await;
         // Someone may have fetched while this task waited for the lock.
         let snapshot = self.current();
@@ -200,7 +208,7 @@ impl KeyCache {
     async fn fetch(
         &self,
         jwks_uri: &mut Option<String>,
-    ) -> Result<(HashMap<String, Arc<DecodingKey>>, Option<Duration>), KeySetError> {
+    ) -> Result<(HashMap<String, Arc<BoundKey>>, Option<Duration>), KeySetError> {
         let uri = match jwks_uri.as_ref() {
             Some(uri) => uri.clone(),
             None => {
@@ -302,9 +310,10 @@ pub(crate) fn max_age_of(cache_control: &str) -> Option<Duration> {
     max_age
 }
 
-/// The RS256 signing keys of a JWK set, by `kid`. Keys of other types or uses, and keys
-/// without a `kid`, are left out; a key set that is not `{"keys": [...]}` is an error.
-fn parse_jwks(body: &Value) -> Result<HashMap<String, Arc<DecodingKey>>, String> {
+/// The signing keys of a JWK set, by `kid`, each bound to its algorithm (see [`BoundKey`]).
+/// Keys of other types, curves, algorithms or uses, and keys without a `kid`, are left out; a
+/// key set that is not `{"keys": [...]}` is an error.
+fn parse_jwks(body: &Value) -> Result<HashMap<String, Arc<BoundKey>>, String> {
     let entries = body["keys"]
         .as_array()
         .ok_or_else(|| "no `keys` array".to_string())?;
@@ -320,12 +329,22 @@ fn parse_jwks(body: &Value) -> Result<HashMap<String, Arc<DecodingKey>>, String>
             jwk.common.public_key_use,
             None | Some(PublicKeyUse::Signature)
         );
-        let rs256 = matches!(jwk.common.key_algorithm, None | Some(KeyAlgorithm::RS256));
-        if !signs || !rs256 || !matches!(jwk.algorithm, AlgorithmParameters::RSA(_)) {
+        let (alg, named) = match &jwk.algorithm {
+            AlgorithmParameters::RSA(_) => (Algorithm::RS256, KeyAlgorithm::RS256),
+            AlgorithmParameters::EllipticCurve(ec) if ec.curve == EllipticCurve::P256 => {
+                (Algorithm::ES256, KeyAlgorithm::ES256)
+            }
+            AlgorithmParameters::OctetKeyPair(okp) if okp.curve == EllipticCurve::Ed25519 => {
+                (Algorithm::EdDSA, KeyAlgorithm::EdDSA)
+            }
+            _ => continue,
+        };
+        let agrees = jwk.common.key_algorithm.is_none_or(|a| a == named);
+        if !signs || !agrees {
             continue;
         }
         if let Ok(key) = DecodingKey::from_jwk(&jwk) {
-            keys.insert(kid, Arc::new(key));
+            keys.insert(kid, Arc::new(BoundKey { alg, key }));
         }
     }
     Ok(keys)
@@ -351,7 +370,7 @@ mod tests {
     }
 
     #[test]
-    fn jwks_keeps_only_rs256_signing_keys_with_a_kid() {
+    fn jwks_keeps_signing_keys_with_a_kid_bound_to_their_algorithm() {
         let rsa = |kid: Option<&str>, extra: Value| {
             let mut k = json!({"kty": "RSA", "n": "0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_BJECPebWKRXjBZCiFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_FDW2QvzqY368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw", "e": "AQAB"});
             if let Some(kid) = kid {
@@ -368,13 +387,29 @@ mod tests {
             rsa(None, json!({})),
             rsa(Some("enc"), json!({"use": "enc"})),
             rsa(Some("ps256"), json!({"alg": "PS256"})),
+            rsa(Some("rsa-as-es"), json!({"alg": "ES256"})),
             {"kty": "oct", "kid": "hmac", "k": "c2VjcmV0"},
             {"kty": "weird", "kid": "unknown-type"},
+            {"kty": "EC", "crv": "P-256", "kid": "ec", "alg": "ES256", "use": "sig",
+             "x": "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU",
+             "y": "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"},
+            {"kty": "EC", "crv": "P-256", "kid": "ec-as-rs", "alg": "RS256",
+             "x": "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU",
+             "y": "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"},
+            {"kty": "EC", "crv": "P-384", "kid": "p384", "alg": "ES384",
+             "x": "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU",
+             "y": "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"},
+            {"kty": "OKP", "crv": "Ed25519", "kid": "ed", "alg": "EdDSA",
+             "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"},
         ]});
         let keys = parse_jwks(&set).expect("a key set");
         let mut kids: Vec<_> = keys.keys().cloned().collect();
         kids.sort();
-        assert_eq!(kids, ["bare", "good"]);
+        assert_eq!(kids, ["bare", "ec", "ed", "good"]);
+        let alg = |kid: &str| keys.get(kid).map(|k| k.alg);
+        assert_eq!(alg("good"), Some(Algorithm::RS256));
+        assert_eq!(alg("ec"), Some(Algorithm::ES256));
+        assert_eq!(alg("ed"), Some(Algorithm::EdDSA));
         assert!(parse_jwks(&json!({"keys": {}})).is_err());
         assert!(parse_jwks(&json!([])).is_err());
     }

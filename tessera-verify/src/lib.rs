@@ -17,7 +17,8 @@
 //! The verifier reads the discovery document, fetches the JWKS, and keeps the keys for the
 //! JWKS answer's `Cache-Control: max-age`. A token with an unknown `kid` (a key rotated in
 //! since) triggers one fetch, at most once per [`VerifierBuilder::min_refetch_interval`], shared
-//! by every request waiting on it. Only RS256 with a published `kid` is accepted.
+//! by every request waiting on it. Only a published `kid` is accepted, with the algorithm of its
+//! key: RS256 (RSA), ES256 (EC P-256) or EdDSA (OKP Ed25519), whatever the token header says.
 //!
 //! With the default `actix-web` feature, [`actix::Authenticated`] extracts verified claims and
 //! [`actix::require_scope`] / [`actix::require_role`] guard a route in one line; the `axum`

@@ -142,7 +142,8 @@ impl VerifierBuilder {
     }
 }
 
-/// RS256 only; `iss`, `aud`, `exp` (and `nbf` when present) checked with `leeway`.
+/// RS256 (the algorithm is set to the key's own before use); `iss`, `aud`, `exp` (and `nbf`
+/// when present) checked with `leeway`.
 fn validation(issuer: &str, audiences: &[impl ToString], leeway: u64) -> Validation {
     let mut v = Validation::new(Algorithm::RS256);
     v.set_issuer(&[issuer]);
@@ -153,6 +154,9 @@ fn validation(issuer: &str, audiences: &[impl ToString], leeway: u64) -> Validat
     v.leeway = leeway;
     v
 }
+
+/// The algorithms a provider key may be bound to.
+const ACCEPTED: [Algorithm; 3] = [Algorithm::RS256, Algorithm::ES256, Algorithm::EdDSA];
 
 /// Checks that `s` is an absolute http(s) URL.
 pub(crate) fn http_url(s: &str) -> Result<(), String> {
@@ -221,7 +225,7 @@ impl Verifier {
     }
 
     /// Fetches the provider's keys now (for instance at start-up, so that the first request
-    /// does not wait); answers how many RS256 keys the JWKS holds.
+    /// does not wait); answers how many usable keys (RS256, ES256, EdDSA) the JWKS holds.
     pub async fn refresh_keys(&self) -> Result<usize, KeySetError> {
         self.inner.keys.refresh().await
     }
@@ -277,7 +281,7 @@ impl Verifier {
             ErrorKind::InvalidAlgorithmName | ErrorKind::InvalidAlgorithm => VerifyError::Algorithm,
             _ => VerifyError::Malformed,
         })?;
-        if header.alg != Algorithm::RS256 {
+        if !ACCEPTED.contains(&header.alg) {
             return Err(VerifyError::Algorithm);
         }
         if !kind.accepts_typ(header.typ.as_deref()) {
@@ -285,8 +289,21 @@ impl Verifier {
         }
         let kid = header.kid.ok_or(VerifyError::UnknownKey)?;
         let key = self.inner.keys.key(&kid).await?;
+        // The key fixes the algorithm: a header naming another one is refused.
+        if header.alg != key.alg {
+            return Err(VerifyError::Algorithm);
+        }
+        let bound;
+        let validation = if validation.algorithms == [key.alg] {
+            validation
+        } else {
+            let mut v = validation.clone();
+            v.algorithms = vec![key.alg];
+            bound = v;
+            &bound
+        };
         let data =
-            jsonwebtoken::decode::<C>(token, &key, validation).map_err(|e| match e.kind() {
+            jsonwebtoken::decode::<C>(token, &key.key, validation).map_err(|e| match e.kind() {
                 ErrorKind::InvalidSignature => VerifyError::Signature,
                 ErrorKind::ExpiredSignature => VerifyError::Expired,
                 ErrorKind::ImmatureSignature => VerifyError::NotYetValid,

@@ -53,6 +53,7 @@ pub fn client(id: &str, redirect: &[&str], grants: &[&str], scopes: &[&str]) -> 
         scopes: scopes.iter().map(|s| s.to_string()).collect(),
         first_party: true,
         secret: None,
+        id_token_signed_response_alg: Default::default(),
     }
 }
 

@@ -28,6 +28,7 @@ fn register_rp(app: &TestApp) -> (String, String) {
             scopes: vec![],
             first_party: false,
             secret: None,
+            id_token_signed_response_alg: Default::default(),
         },
         tessera::clock::now(),
     )

@@ -295,7 +295,7 @@ fn keys(cli: &Cli) -> Vec<Value> {
 fn keys_rotate_list_and_retire() {
     use std::os::unix::fs::PermissionsExt;
     let cli = Cli::new();
-    assert_eq!(code(&cli.run(&["keys", "rotate"])), 0);
+    assert_eq!(code(&cli.run(&["keys", "rotate", "--alg", "RS256"])), 0);
     let first = keys(&cli);
     assert_eq!(first.len(), 1);
     assert_eq!(first[0]["state"], json!("signing"));
@@ -306,7 +306,7 @@ fn keys_rotate_list_and_retire() {
         .mode();
     assert_eq!(mode & 0o777, 0o600, "private key file mode");
 
-    assert_eq!(code(&cli.run(&["keys", "rotate"])), 0);
+    assert_eq!(code(&cli.run(&["keys", "rotate", "--alg", "RS256"])), 0);
     let second = keys(&cli);
 
     assert_eq!(second.len(), 2);
@@ -366,8 +366,8 @@ fn keys_in_the_database_are_pre_published_before_they_sign() {
             .output()
             .expect("run tessera")
     };
-    assert_eq!(code(&run(&["keys", "rotate"])), 0);
-    assert_eq!(code(&run(&["keys", "rotate"])), 0);
+    assert_eq!(code(&run(&["keys", "rotate", "--alg", "ES256"])), 0);
+    assert_eq!(code(&run(&["keys", "rotate", "--alg", "ES256"])), 0);
 
     let out = run(&["keys", "list", "--json"]);
 
@@ -376,6 +376,7 @@ fn keys_in_the_database_are_pre_published_before_they_sign() {
     let list = list.as_array().expect("an array");
     assert_eq!(list.len(), 2);
     assert!(list.iter().all(|k| k["stored"] == json!("database")));
+    assert!(list.iter().all(|k| k["alg"] == json!("ES256")));
     assert_eq!(list[0]["state"], json!("signing"), "{list:?}");
     assert_eq!(list[1]["state"], json!("published (pre-publication)"));
     assert_eq!(
@@ -427,4 +428,83 @@ fn user_create_applies_the_password_policy_and_can_require_mfa() {
         .expect("query")
         .expect("dave exists");
     assert!(user.mfa_required, "--require-mfa sets the flag");
+}
+
+#[test]
+fn keys_rotate_makes_a_key_of_each_type_and_clients_choose_theirs() {
+    let cli = Cli::new();
+    assert_eq!(code(&cli.run(&["keys", "rotate"])), 0);
+    let list = keys(&cli);
+    let mut algs: Vec<&str> = list.iter().filter_map(|k| k["alg"].as_str()).collect();
+    algs.sort();
+    assert_eq!(algs, ["ES256", "EdDSA", "RS256"], "{list:?}");
+    assert!(
+        list.iter().all(|k| k["state"] == json!("signing")),
+        "{list:?}"
+    );
+    for k in &list {
+        let kid = k["kid"].as_str().expect("kid");
+        assert!(cli.keys_dir().join(format!("{kid}.pem")).exists(), "{kid}");
+    }
+    let out = cli.run(&["keys", "rotate", "--alg", "HS256"]);
+    assert_eq!(code(&out), 2, "an unknown --alg is a usage error");
+    assert!(
+        stderr(&out).contains("RS256, ES256, EdDSA"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(keys(&cli).len(), 3, "nothing rotated");
+    assert_eq!(code(&cli.run(&["keys", "rotate", "--alg", "EdDSA"])), 0);
+    let after = keys(&cli);
+    assert_eq!(after.len(), 4);
+    assert_eq!(
+        after.iter().filter(|k| k["alg"] == json!("EdDSA")).count(),
+        2
+    );
+
+    let create = |id: &str, extra: &[&str]| {
+        let mut args = vec![
+            "client",
+            "create",
+            "--client-id",
+            id,
+            "--name",
+            "Svc",
+            "--grant-type",
+            "client_credentials",
+            "--json",
+        ];
+        args.extend_from_slice(extra);
+        cli.run(&args)
+    };
+    let out = create("svc-es", &["--id-token-signed-response-alg", "ES256"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(
+        stdout_json(&out)["id_token_signed_response_alg"],
+        json!("ES256")
+    );
+    let out = create("svc-rs", &[]);
+    assert_eq!(
+        stdout_json(&out)["id_token_signed_response_alg"],
+        json!("RS256")
+    );
+    let out = create("svc-bad", &["--id-token-signed-response-alg", "none"]);
+    assert_eq!(code(&out), 2, "an unknown algorithm is a usage error");
+    assert!(
+        stderr(&out).contains("unknown signing algorithm"),
+        "{}",
+        stderr(&out)
+    );
+    let db =
+        tessera::db::Db::connect(&tessera::db::DatabaseUrl::parse(&cli.db_path()).expect("url"))
+            .expect("db");
+    let mut conn = db.conn().expect("conn");
+    let mut found = |id: &str| tessera::db::clients::find(&mut conn, id).expect("query");
+    assert_eq!(
+        found("svc-es")
+            .expect("stored")
+            .id_token_signed_response_alg,
+        tessera::crypto::alg::SigningAlg::ES256
+    );
+    assert!(found("svc-bad").is_none(), "nothing stored");
 }

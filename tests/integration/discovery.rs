@@ -69,7 +69,7 @@ async fn discovery_document_advertises_the_contract() {
     );
     assert_eq!(
         strings(&d["id_token_signing_alg_values_supported"]),
-        vec!["RS256"]
+        vec!["RS256", "ES256", "EdDSA"]
     );
     assert_eq!(
         d["authorization_response_iss_parameter_supported"],
@@ -88,7 +88,13 @@ async fn jwks_serves_public_rsa_keys_named_by_their_rfc7638_thumbprint() {
 
     assert_eq!(reply.status, 200);
     let keys = reply.json()["keys"].as_array().expect("keys").clone();
-    assert_eq!(keys.len(), 1, "one key on a fresh server: {}", reply.body);
+    assert_eq!(
+        keys.len(),
+        3,
+        "one key of each type on a fresh server: {}",
+        reply.body
+    );
+    // RS256 first, for relying parties that take the first key.
     let key = &keys[0];
     assert_eq!(key["kty"], json!("RSA"));
     assert_eq!(key["use"], json!("sig"));
@@ -105,6 +111,42 @@ async fn jwks_serves_public_rsa_keys_named_by_their_rfc7638_thumbprint() {
     assert_eq!(key["kid"], json!(thumbprint));
     let modulus = URL_SAFE_NO_PAD.decode(n).expect("base64url n");
     assert!(modulus.len() >= 256, "RSA-2048 or larger");
+
+    // The EC (P-256) and OKP (Ed25519) keys, also named by their thumbprints.
+    let (ec, okp) = (&keys[1], &keys[2]);
+    let member = |k: &serde_json::Value, m: &str| k[m].as_str().expect(m).to_string();
+    assert_eq!(
+        (ec["kty"].clone(), ec["crv"].clone()),
+        (json!("EC"), json!("P-256"))
+    );
+    assert_eq!(
+        (ec["alg"].clone(), ec["use"].clone()),
+        (json!("ES256"), json!("sig"))
+    );
+    let canonical = format!(
+        r#"{{"crv":"P-256","kty":"EC","x":"{}","y":"{}"}}"#,
+        member(ec, "x"),
+        member(ec, "y")
+    );
+    let thumbprint = URL_SAFE_NO_PAD.encode(Sha256::digest(canonical.as_bytes()));
+    assert_eq!(ec["kid"], json!(thumbprint));
+    assert_eq!(
+        (okp["kty"].clone(), okp["crv"].clone()),
+        (json!("OKP"), json!("Ed25519"))
+    );
+    assert_eq!(
+        (okp["alg"].clone(), okp["use"].clone()),
+        (json!("EdDSA"), json!("sig"))
+    );
+    let canonical = format!(
+        r#"{{"crv":"Ed25519","kty":"OKP","x":"{}"}}"#,
+        member(okp, "x")
+    );
+    let thumbprint = URL_SAFE_NO_PAD.encode(Sha256::digest(canonical.as_bytes()));
+    assert_eq!(okp["kid"], json!(thumbprint));
+    for key in [ec, okp] {
+        assert!(key.get("d").is_none(), "JWKS leaks `d`");
+    }
 }
 
 #[tokio::test]
@@ -165,8 +207,14 @@ async fn a_key_rotated_by_another_process_is_published_first_and_signs_later() {
     let vault = tessera::crypto::keys::KeyVault::new(app.keys_dir.clone(), None);
     let rotated_at = std::time::Instant::now();
     let mut conn = app.db.conn().expect("db connection");
-    let new_kid =
-        tessera::manage::rotate_key(&mut conn, &vault, tessera::clock::now(), 4).expect("rotate");
+    let new_kid = tessera::manage::rotate_key(
+        &mut conn,
+        &vault,
+        tessera::crypto::alg::SigningAlg::RS256,
+        tessera::clock::now(),
+        4,
+    )
+    .expect("rotate");
     drop(conn);
 
     // The running server reloads keys every second; wait for at most three rounds.

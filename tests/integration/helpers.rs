@@ -457,16 +457,22 @@ impl TestApp {
         (header, data.claims)
     }
 
-    /// The active signing key: its kid and its private key PEM, read from the keys folder.
+    /// The active RS256 signing key: its kid and its private key PEM, read from the keys folder.
     pub fn signing_key(&self) -> (String, Vec<u8>) {
+        let (kid, _) = self.signing_key_row();
+        let pem = std::fs::read(self.keys_dir.join(format!("{kid}.pem"))).expect("key file");
+        (kid, pem)
+    }
+
+    /// The active RS256 signing key's kid and its sealed private key, if kept in the database.
+    pub fn signing_key_row(&self) -> (String, Option<String>) {
         let mut conn = self.db.conn().expect("db connection");
         let rows = tessera::db::keys::all(&mut conn).expect("key rows");
         let row = rows
-            .iter()
-            .find(|r| r.retired_at.is_none())
-            .expect("an active key");
-        let pem = std::fs::read(self.keys_dir.join(format!("{}.pem", row.kid))).expect("key file");
-        (row.kid.clone(), pem)
+            .into_iter()
+            .find(|r| r.retired_at.is_none() && r.alg == "RS256")
+            .expect("an active RS256 key");
+        (row.kid, row.private_key)
     }
 
     pub fn count(&self, table: Table) -> i64 {
@@ -560,6 +566,7 @@ pub fn create_fixtures(db: &tessera::db::Db) -> (String, HashMap<&'static str, S
                 scopes: vec![],
                 first_party,
                 secret: None,
+                id_token_signed_response_alg: Default::default(),
             },
         )
     };

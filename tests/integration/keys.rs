@@ -57,19 +57,21 @@ async fn keys_in_the_database_are_sealed_and_need_the_same_encryption_key() {
     let app = TestApp::spawn_with_env(SHARED_KEYS).await;
 
     let rows = stored_keys(&app);
-    assert_eq!(rows.len(), 1);
-    let (kid, sealed) = &rows[0];
-    let sealed = sealed
-        .as_deref()
-        .expect("the private key is in the database");
-    assert!(
-        sealed.starts_with("v1.") && !sealed.contains("PRIVATE"),
-        "{sealed}"
-    );
-    assert!(
-        !app.keys_dir.join(format!("{kid}.pem")).exists(),
-        "no key file is written when keys live in the database"
-    );
+    assert_eq!(rows.len(), 3, "one key of each type");
+    for (kid, sealed) in &rows {
+        let sealed = sealed
+            .as_deref()
+            .expect("the private key is in the database");
+        assert!(
+            sealed.starts_with("v1.") && !sealed.contains("PRIVATE"),
+            "{sealed}"
+        );
+        assert!(
+            !app.keys_dir.join(format!("{kid}.pem")).exists(),
+            "no key file is written when keys live in the database"
+        );
+    }
+    let (kid, _) = app.signing_key_row();
     let bytes = app.database.bytes();
     assert!(
         !bytes.windows(11).any(|w| w == b"PRIVATE KEY"),
@@ -164,7 +166,14 @@ async fn three_instances_share_sessions_tokens_and_a_rotation_without_a_failed_v
     );
     let new_kid = {
         let mut conn = one.db.conn().expect("connection");
-        tessera::manage::rotate_key(&mut conn, &vault, tessera::clock::now(), 4).expect("rotate")
+        tessera::manage::rotate_key(
+            &mut conn,
+            &vault,
+            tessera::crypto::alg::SigningAlg::RS256,
+            tessera::clock::now(),
+            4,
+        )
+        .expect("rotate")
     };
     let started = Instant::now();
     let (mut checked, mut failures, mut by_new_key) = (0, Vec::new(), 0);

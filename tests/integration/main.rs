@@ -10,6 +10,7 @@ mod admin_api;
 mod admin_api_users;
 mod admin_console;
 mod admin_support;
+mod algs;
 mod audit;
 mod audit_log;
 mod authorize;

@@ -234,6 +234,7 @@ async fn a_token_signed_by_a_key_rotated_out_of_the_jwks_is_refused() {
     let new_kid = tessera::manage::rotate_key(
         &mut conn,
         &tessera::crypto::keys::KeyVault::new(tessera.keys_dir.clone(), None),
+        tessera::crypto::alg::SigningAlg::RS256,
         tessera::clock::now(),
         0,
     )

@@ -4,6 +4,7 @@
 //! A failing assertion is how a test fails, so `panic!`-family macros are allowed here.
 #![allow(clippy::panic)]
 
+mod algs;
 #[cfg(feature = "axum")]
 mod axum_api;
 mod example_api;

@@ -18,6 +18,9 @@ mod routes;
 pub const ORDERS_CLIENT: &str = "orders-client";
 /// Another client of the same provider: its tokens are for another audience.
 pub const OTHER_CLIENT: &str = "other-client";
+/// Clients whose tokens are signed with ES256 and with EdDSA.
+pub const ES256_CLIENT: &str = "es256-client";
+pub const EDDSA_CLIENT: &str = "eddsa-client";
 
 pub struct Tessera {
     pub issuer: String,
@@ -57,7 +60,13 @@ impl Tessera {
 
         let mut secrets = HashMap::new();
         let mut conn = db.conn().expect("db connection");
-        for id in [ORDERS_CLIENT, OTHER_CLIENT] {
+        use tessera::crypto::alg::SigningAlg;
+        for (id, alg) in [
+            (ORDERS_CLIENT, SigningAlg::RS256),
+            (OTHER_CLIENT, SigningAlg::RS256),
+            (ES256_CLIENT, SigningAlg::ES256),
+            (EDDSA_CLIENT, SigningAlg::EdDSA),
+        ] {
             let client = NewClient {
                 client_id: id.to_string(),
                 name: format!("The {id}"),
@@ -68,6 +77,7 @@ impl Tessera {
                 scopes: vec!["orders:read".into(), "orders:write".into()],
                 first_party: true,
                 secret: None,
+                id_token_signed_response_alg: alg,
             };
             let secret = tessera::manage::create_client(&mut conn, client, tessera::clock::now())
                 .expect("create client")
@@ -103,13 +113,13 @@ impl Tessera {
             .to_string()
     }
 
-    /// The kid of the active signing key and its private key PEM, from the keys folder.
+    /// The kid of the active RS256 signing key and its private key PEM, from the keys folder.
     pub fn signing_key(&self) -> (String, Vec<u8>) {
         let mut conn = self.db.conn().expect("db connection");
         let rows = tessera::db::keys::all(&mut conn).expect("key rows");
         let row = rows
             .iter()
-            .find(|r| r.retired_at.is_none())
+            .find(|r| r.retired_at.is_none() && r.alg == "RS256")
             .expect("an active key");
         let pem = std::fs::read(self.keys_dir.join(format!("{}.pem", row.kid))).expect("key");
         (row.kid.clone(), pem)

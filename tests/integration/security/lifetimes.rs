@@ -84,6 +84,7 @@ async fn client_secrets_shorter_than_256_bits_are_refused_and_generated_ones_are
         scopes: vec![],
         first_party: false,
         secret: Some(secret.into()),
+        id_token_signed_response_alg: Default::default(),
     };
     let short = "s".repeat(42);
     let enough = format!("{}-long-enough-secret-for-256-bits", "k".repeat(12));

@@ -1,0 +1,583 @@
+//! Per-client signing algorithms: ES256 and EdDSA clients get ID and access tokens signed by
+//! a key of their type, published in the JWKS; userinfo and introspection accept them; the
+//! key fixes the algorithm (no alg confusion); rotation and retirement treat all types alike;
+//! the admin API and discovery speak of the choice.
+
+use std::time::Duration;
+
+use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, Jwk, JwkSet};
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Validation};
+use serde_json::{Value, json};
+use tessera::crypto::alg::SigningAlg;
+use tessera::manage::NewClient;
+
+use crate::admin_support::{assert_problem, call, register, service_token};
+use crate::browser::{AuthRequest, random_string};
+use crate::helpers::{ClientAuth, TestApp, str_field};
+
+const REDIRECT: &str = "https://alg.example/cb";
+
+/// A first-party confidential client using `alg`, for the code, refresh and client
+/// credentials grants; answers its secret.
+fn register_with(app: &TestApp, id: &str, alg: SigningAlg) -> String {
+    register(
+        app,
+        NewClient {
+            client_id: id.into(),
+            name: format!("The {id} app"),
+            redirect_uris: vec![REDIRECT.into()],
+            post_logout_redirect_uris: vec![],
+            public: false,
+            grant_types: ["authorization_code", "refresh_token", "client_credentials"]
+                .iter()
+                .map(|g| g.to_string())
+                .collect(),
+            scopes: ["openid", "profile", "email", "offline_access", "api"]
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
+            first_party: true,
+            secret: None,
+            id_token_signed_response_alg: alg,
+        },
+    )
+    .expect("a secret")
+}
+
+/// Checks that the JWK is of `alg`'s type, with `alg`, `use: sig` and a kid.
+fn assert_key_type(jwk: &Jwk, alg: SigningAlg) {
+    let json = serde_json::to_value(jwk).expect("jwk json");
+    assert_eq!(json["alg"], alg.as_str(), "{json}");
+    assert_eq!(json["use"], "sig", "{json}");
+    assert!(json["kid"].is_string(), "{json}");
+    match (alg, &jwk.algorithm) {
+        (SigningAlg::RS256, AlgorithmParameters::RSA(_)) => {}
+        (SigningAlg::ES256, AlgorithmParameters::EllipticCurve(ec)) => {
+            assert_eq!(ec.curve, EllipticCurve::P256);
+            assert_eq!(json["kty"], "EC");
+        }
+        (SigningAlg::EdDSA, AlgorithmParameters::OctetKeyPair(okp)) => {
+            assert_eq!(okp.curve, EllipticCurve::Ed25519);
+            assert_eq!(json["kty"], "OKP");
+        }
+        _ => panic!("{alg} token signed by a key of another type: {json}"),
+    }
+    for private in ["d", "p", "q", "dp", "dq", "qi"] {
+        assert!(json.get(private).is_none(), "{private} published");
+    }
+}
+
+/// Verifies `token` with the JWKS key its kid names, independently of the server's code:
+/// the key must be of `alg`'s type; answers the claims.
+fn verify_with_jwks(jwks: &JwkSet, token: &str, alg: SigningAlg, issuer: &str) -> Value {
+    let header = jsonwebtoken::decode_header(token).expect("header");
+    assert_eq!(header.alg, alg.jwt(), "header alg");
+    let kid = header.kid.expect("kid");
+    let jwk = jwks.find(&kid).expect("the kid is in the JWKS");
+    assert_key_type(jwk, alg);
+    let key = DecodingKey::from_jwk(jwk).expect("a decoding key");
+    let mut validation = Validation::new(alg.jwt());
+    validation.set_issuer(&[issuer]);
+    validation.validate_aud = false;
+    jsonwebtoken::decode::<Value>(token, &key, &validation)
+        .expect("verifies with the JWKS key")
+        .claims
+}
+
+/// A code flow with PKCE for alice; answers the token response.
+async fn code_flow(app: &TestApp, id: &str, secret: &str) -> Value {
+    let browser = app.browser();
+    let req = AuthRequest {
+        client_id: id.into(),
+        redirect_uri: REDIRECT.into(),
+        scope: "openid profile email offline_access".into(),
+        state: random_string(),
+        nonce: random_string(),
+        code_verifier: Some(random_string()),
+        extra: vec![],
+    };
+    let params = browser.code_for(app, &req).await;
+    let reply = app
+        .redeem(
+            ClientAuth::Basic(id, secret),
+            &params["code"],
+            REDIRECT,
+            req.verifier(),
+        )
+        .await;
+    assert_eq!(reply.status, 200, "code redemption: {}", reply.body);
+    reply.json()
+}
+
+#[actix_web::test]
+async fn es256_and_eddsa_clients_get_tokens_of_their_type_and_rs256_is_unchanged() {
+    let app = TestApp::spawn().await;
+    let jwks = app.jwks().await;
+    for alg in SigningAlg::ALL {
+        let of_type: Vec<&Jwk> = jwks
+            .keys
+            .iter()
+            .filter(|k| serde_json::to_value(k).expect("json")["alg"] == alg.as_str())
+            .collect();
+        assert_eq!(of_type.len(), 1, "one {alg} key published");
+        assert_key_type(of_type[0], alg);
+    }
+
+    for alg in SigningAlg::ALL {
+        let id = format!("app-{}", alg.as_str().to_lowercase());
+        let secret = register_with(&app, &id, alg);
+
+        // Code + PKCE: ID token and access token of the client's type, at_hash by its hash.
+        let tokens = code_flow(&app, &id, &secret).await;
+        let access = str_field(&tokens, "access_token");
+        let id_token = str_field(&tokens, "id_token");
+        let claims = verify_with_jwks(&jwks, &id_token, alg, &app.issuer);
+        assert_eq!(claims["aud"], id.as_str());
+        assert_eq!(claims["sub"], app.alice_id.as_str());
+        assert_eq!(claims["at_hash"], alg.token_hash(&access).as_str());
+        let access_claims = verify_with_jwks(&jwks, &access, alg, &app.issuer);
+        assert_eq!(access_claims["client_id"], id.as_str());
+
+        // The resource endpoints accept the token.
+        let info = app.userinfo(&access).await;
+        assert_eq!(info.status, 200, "{alg} userinfo: {}", info.body);
+        assert_eq!(info.json()["sub"], app.alice_id.as_str());
+        let auth = ClientAuth::Basic(&id, &secret);
+        let intro = app.introspect(auth, &access).await;
+        assert_eq!(intro.json()["active"], true, "{alg} introspection");
+
+        // Refresh: the new tokens are of the same type.
+        let refreshed = app
+            .refresh(auth, &str_field(&tokens, "refresh_token"))
+            .await;
+        assert_eq!(refreshed.status, 200, "{alg} refresh: {}", refreshed.body);
+        let again = refreshed.json();
+        verify_with_jwks(&jwks, &str_field(&again, "id_token"), alg, &app.issuer);
+        verify_with_jwks(&jwks, &str_field(&again, "access_token"), alg, &app.issuer);
+
+        // Client credentials.
+        let reply = app
+            .token(
+                auth,
+                &[("grant_type", "client_credentials"), ("scope", "api")],
+            )
+            .await;
+        assert_eq!(
+            reply.status, 200,
+            "{alg} client credentials: {}",
+            reply.body
+        );
+        let service = str_field(&reply.json(), "access_token");
+        let claims = verify_with_jwks(&jwks, &service, alg, &app.issuer);
+        assert_eq!(claims["sub"], id.as_str());
+        assert_eq!(app.introspect(auth, &service).await.json()["active"], true);
+
+        // Revocation of the JWT access token is honoured for every type.
+        assert_eq!(app.revoke(auth, &access).await.status, 200);
+        app.userinfo(&access)
+            .await
+            .assert_invalid_token(&format!("{alg} revoked"));
+    }
+
+    // The fixture clients (RS256 by default) are unchanged.
+    let (_, tokens) = app.tokens_for(crate::helpers::WEB, "openid profile").await;
+    verify_with_jwks(
+        &jwks,
+        &str_field(&tokens, "id_token"),
+        SigningAlg::RS256,
+        &app.issuer,
+    );
+}
+
+/// `header.payload` of a token with `header` and the claims of `like`, signed by `alg` with `key`.
+fn forge(like: &str, header: Value, alg: Algorithm, key: &EncodingKey) -> String {
+    use base64::Engine;
+    let b64 = |v: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v);
+    let payload = like.split('.').nth(1).expect("payload");
+    let input = format!("{}.{payload}", b64(header.to_string().as_bytes()));
+    let sig = jsonwebtoken::crypto::sign(input.as_bytes(), key, alg).expect("sign");
+    format!("{input}.{sig}")
+}
+
+#[actix_web::test]
+async fn the_key_named_by_kid_fixes_the_algorithm_at_every_endpoint() {
+    let app = TestApp::spawn().await;
+    let es = register_with(&app, "app-es", SigningAlg::ES256);
+    let ed = register_with(&app, "app-ed", SigningAlg::EdDSA);
+    let cc = |id: &'static str, secret: String| {
+        let app = &app;
+        async move {
+            let auth = ClientAuth::Basic(id, &secret);
+            let reply = app
+                .token(auth, &[("grant_type", "client_credentials")])
+                .await;
+            assert_eq!(reply.status, 200, "{}", reply.body);
+            str_field(&reply.json(), "access_token")
+        }
+    };
+    let es_token = cc("app-es", es.clone()).await;
+    let ed_token = cc("app-ed", ed.clone()).await;
+    let kid_of = |t: &str| jsonwebtoken::decode_header(t).expect("h").kid.expect("kid");
+    let (rsa_kid, rsa_pem) = app.signing_key();
+    let (es_kid, ed_kid) = (kid_of(&es_token), kid_of(&ed_token));
+    let jwks = app.jwks().await;
+    let public_jwk = |kid: &str| serde_json::to_vec(jwks.find(kid).expect("jwk")).expect("json");
+
+    let foreign = tempfile::tempdir().expect("tempdir");
+    let foreign_key = |alg: SigningAlg| {
+        let kid = tessera::crypto::keys::generate(foreign.path(), alg).expect("generate");
+        let pem = std::fs::read(foreign.path().join(format!("{kid}.pem"))).expect("pem");
+        match alg {
+            SigningAlg::RS256 => EncodingKey::from_rsa_pem(&pem),
+            SigningAlg::ES256 => EncodingKey::from_ec_pem(&pem),
+            SigningAlg::EdDSA => EncodingKey::from_ed_pem(&pem),
+        }
+        .expect("foreign key")
+    };
+    let head = |alg: &str, kid: &str| json!({"alg": alg, "typ": "at+jwt", "kid": kid});
+    let rsa = EncodingKey::from_rsa_pem(&rsa_pem).expect("rsa key");
+    let forgeries = [
+        // An RS256 signature by our own RSA key, presented under the EC kid.
+        (
+            "RS256 under the EC kid",
+            forge(&es_token, head("RS256", &es_kid), Algorithm::RS256, &rsa),
+        ),
+        // ES256 header with the RSA kid (signed by a P-256 key).
+        (
+            "ES256 under the RSA kid",
+            forge(
+                &es_token,
+                head("ES256", &rsa_kid),
+                Algorithm::ES256,
+                &foreign_key(SigningAlg::ES256),
+            ),
+        ),
+        // HS256 keyed with the published EC and OKP public keys.
+        (
+            "HS256 with the EC JWK",
+            forge(
+                &es_token,
+                head("HS256", &es_kid),
+                Algorithm::HS256,
+                &EncodingKey::from_secret(&public_jwk(&es_kid)),
+            ),
+        ),
+        (
+            "HS256 with the OKP JWK",
+            forge(
+                &ed_token,
+                head("HS256", &ed_kid),
+                Algorithm::HS256,
+                &EncodingKey::from_secret(&public_jwk(&ed_kid)),
+            ),
+        ),
+        // EdDSA and ES256 tokens re-signed by foreign keys under our kids.
+        (
+            "EdDSA by a foreign key",
+            forge(
+                &ed_token,
+                head("EdDSA", &ed_kid),
+                Algorithm::EdDSA,
+                &foreign_key(SigningAlg::EdDSA),
+            ),
+        ),
+        (
+            "ES256 by a foreign key",
+            forge(
+                &es_token,
+                head("ES256", &es_kid),
+                Algorithm::ES256,
+                &foreign_key(SigningAlg::ES256),
+            ),
+        ),
+        // EdDSA header under the EC kid.
+        (
+            "EdDSA under the EC kid",
+            forge(
+                &es_token,
+                head("EdDSA", &es_kid),
+                Algorithm::EdDSA,
+                &foreign_key(SigningAlg::EdDSA),
+            ),
+        ),
+    ];
+    let none = {
+        use base64::Engine;
+        let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let payload = ed_token.split('.').nth(1).expect("payload");
+        format!(
+            "{}.{payload}.",
+            b64.encode(head("none", &ed_kid).to_string())
+        )
+    };
+    for (what, token) in forgeries
+        .iter()
+        .map(|(w, t)| (*w, t.clone()))
+        .chain([("none", none)])
+    {
+        app.userinfo(&token).await.assert_invalid_token(what);
+        let intro = app
+            .introspect(ClientAuth::Basic("app-es", &es), &token)
+            .await;
+        assert_eq!(intro.status, 200, "{what}");
+        assert_eq!(intro.json()["active"], false, "{what}: introspection");
+        let admin = call(&app, "get", "/admin/api/v1/clients", Some(&token), None).await;
+        assert_eq!(admin.status, 401, "{what}: admin API bearer");
+    }
+    // The genuine tokens still pass.
+    let intro = app
+        .introspect(ClientAuth::Basic("app-es", &es), &es_token)
+        .await;
+    assert_eq!(intro.json()["active"], true);
+}
+
+#[actix_web::test]
+async fn rotation_publishes_new_keys_of_every_type_and_retired_ones_stop_signing() {
+    let app = TestApp::spawn_with_env(&[("TESSERA_KEY_PREPUBLISH", "2s")]).await;
+    let es = register_with(&app, "app-es", SigningAlg::ES256);
+    let ed = register_with(&app, "app-ed", SigningAlg::EdDSA);
+    let admin = service_token(&app).await;
+    let kids = |jwks: &JwkSet, alg: SigningAlg| -> Vec<String> {
+        jwks.keys
+            .iter()
+            .filter(|k| serde_json::to_value(k).expect("json")["alg"] == alg.as_str())
+            .filter_map(|k| k.common.key_id.clone())
+            .collect()
+    };
+    let before = app.jwks().await;
+
+    // Only ES256 rotates with `?alg=ES256`; an unknown algorithm changes nothing.
+    let bad = call(
+        &app,
+        "post",
+        "/admin/api/v1/keys?alg=HS256",
+        Some(&admin),
+        None,
+    )
+    .await;
+    assert_problem(&bad, 400, "unknown alg");
+    let one = call(
+        &app,
+        "post",
+        "/admin/api/v1/keys?alg=ES256",
+        Some(&admin),
+        None,
+    )
+    .await;
+    assert_eq!(one.status, 201, "{}", one.body);
+    let new = one.json();
+    assert_eq!(new["keys"].as_array().map(Vec::len), Some(1), "{new}");
+    assert_eq!(new["keys"][0]["alg"], "ES256");
+    // Then every type at once.
+    let all = call(&app, "post", "/admin/api/v1/keys", Some(&admin), None).await;
+    assert_eq!(all.status, 201, "{}", all.body);
+    let rotated = all.json();
+    let new_kid = |alg: SigningAlg| -> String {
+        rotated["keys"]
+            .as_array()
+            .expect("keys")
+            .iter()
+            .find(|k| k["alg"] == alg.as_str())
+            .and_then(|k| k["kid"].as_str())
+            .expect("a new key of each type")
+            .to_string()
+    };
+
+    // The server reloads its keys within about a second; the new keys sign after the
+    // pre-publication delay (2 s here), the old ones stay published.
+    let mut after = app.jwks().await;
+    for _ in 0..40 {
+        if SigningAlg::ALL
+            .iter()
+            .all(|a| kids(&after, *a).contains(&new_kid(*a)))
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        after = app.jwks().await;
+    }
+    for alg in SigningAlg::ALL {
+        let published = kids(&after, alg);
+        assert!(published.contains(&new_kid(alg)), "{alg}: {published:?}");
+        for old in kids(&before, alg) {
+            assert!(published.contains(&old), "{alg}: old key still published");
+        }
+        let expected = if alg == SigningAlg::ES256 { 3 } else { 2 };
+        assert_eq!(published.len(), expected, "{alg}: {published:?}");
+    }
+    let signing_kid = |id: &'static str, secret: String| {
+        let app = &app;
+        async move {
+            let reply = app
+                .token(
+                    ClientAuth::Basic(id, &secret),
+                    &[("grant_type", "client_credentials")],
+                )
+                .await;
+            assert_eq!(reply.status, 200, "{}", reply.body);
+            let token = str_field(&reply.json(), "access_token");
+            jsonwebtoken::decode_header(&token)
+                .expect("h")
+                .kid
+                .expect("kid")
+        }
+    };
+    let mut signer = (String::new(), String::new());
+    for _ in 0..60 {
+        signer = (
+            signing_kid("app-es", es.clone()).await,
+            signing_kid("app-ed", ed.clone()).await,
+        );
+        if signer == (new_kid(SigningAlg::ES256), new_kid(SigningAlg::EdDSA)) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert_eq!(
+        signer,
+        (new_kid(SigningAlg::ES256), new_kid(SigningAlg::EdDSA)),
+        "each client is signed by the new key of its type"
+    );
+
+    // The keys list marks one signing key per type; the old ones are retired but published.
+    let list = call(&app, "get", "/admin/api/v1/keys", Some(&admin), None)
+        .await
+        .json();
+    let rows = list.as_array().expect("keys");
+    for alg in SigningAlg::ALL {
+        let signing: Vec<&Value> = rows
+            .iter()
+            .filter(|k| k["alg"] == alg.as_str() && k["signing"] == true)
+            .collect();
+        assert_eq!(signing.len(), 1, "{alg}: {list}");
+        assert_eq!(signing[0]["kid"], new_kid(alg).as_str());
+    }
+    // Retiring the last active key of a type is refused; the others are already retired.
+    let last = call(
+        &app,
+        "post",
+        &format!("/admin/api/v1/keys/{}/retire", new_kid(SigningAlg::EdDSA)),
+        Some(&admin),
+        None,
+    )
+    .await;
+    assert_problem(&last, 422, "retire the only EdDSA key");
+}
+
+#[actix_web::test]
+async fn the_admin_api_and_discovery_speak_of_the_algorithm() {
+    let app = TestApp::spawn().await;
+    let discovery = app.get("/.well-known/openid-configuration").await.json();
+    assert_eq!(
+        discovery["id_token_signing_alg_values_supported"],
+        json!(["RS256", "ES256", "EdDSA"])
+    );
+
+    let admin = service_token(&app).await;
+    let body = |alg: Value| {
+        json!({"client_id": "made", "name": "Made", "grant_types": ["client_credentials"],
+               "scopes": ["api"], "id_token_signed_response_alg": alg})
+    };
+    for bad in [json!("HS256"), json!("none"), json!("es256"), json!(7)] {
+        let reply = call(
+            &app,
+            "post",
+            "/admin/api/v1/clients",
+            Some(&admin),
+            Some(body(bad.clone())),
+        )
+        .await;
+        assert!(matches!(reply.status, 400 | 422), "{bad}: {}", reply.body);
+        let gone = call(
+            &app,
+            "get",
+            "/admin/api/v1/clients/made",
+            Some(&admin),
+            None,
+        )
+        .await;
+        assert_eq!(gone.status, 404, "{bad}: nothing stored");
+    }
+    let created = call(
+        &app,
+        "post",
+        "/admin/api/v1/clients",
+        Some(&admin),
+        Some(body(json!("ES256"))),
+    )
+    .await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    assert_eq!(
+        created.json()["client"]["id_token_signed_response_alg"],
+        "ES256"
+    );
+    let secret = str_field(&created.json(), "client_secret");
+    let token = |app: &TestApp| {
+        let secret = secret.clone();
+        let app = app.base.clone();
+        async move {
+            let client = reqwest::Client::new();
+            let reply = client
+                .post(format!("{app}/token"))
+                .basic_auth("made", Some(secret))
+                .form(&[("grant_type", "client_credentials")])
+                .send()
+                .await
+                .expect("token");
+            let body: Value = reply.json().await.expect("json");
+            let token = str_field(&body, "access_token");
+            jsonwebtoken::decode_header(&token).expect("header").alg
+        }
+    };
+    assert_eq!(token(&app).await, Algorithm::ES256);
+
+    let patch = |alg: Value| json!({"id_token_signed_response_alg": alg});
+    let refused = call(
+        &app,
+        "patch",
+        "/admin/api/v1/clients/made",
+        Some(&admin),
+        Some(patch(json!("PS256"))),
+    )
+    .await;
+    assert_problem(&refused, 422, "unknown algorithm");
+    let get = call(
+        &app,
+        "get",
+        "/admin/api/v1/clients/made",
+        Some(&admin),
+        None,
+    )
+    .await;
+    assert_eq!(
+        get.json()["id_token_signed_response_alg"],
+        "ES256",
+        "unchanged"
+    );
+    let changed = call(
+        &app,
+        "patch",
+        "/admin/api/v1/clients/made",
+        Some(&admin),
+        Some(patch(json!("EdDSA"))),
+    )
+    .await;
+    assert_eq!(changed.status, 200, "{}", changed.body);
+    assert_eq!(changed.json()["id_token_signed_response_alg"], "EdDSA");
+    assert_eq!(token(&app).await, Algorithm::EdDSA);
+    let list = call(&app, "get", "/admin/api/v1/clients", Some(&admin), None)
+        .await
+        .json();
+    assert!(
+        list.as_array()
+            .expect("list")
+            .iter()
+            .all(|c| c["id_token_signed_response_alg"].is_string())
+    );
+
+    let openapi = app.get("/admin/api/v1/openapi.json").await;
+    assert!(
+        openapi.body.contains("id_token_signed_response_alg"),
+        "OpenAPI schema"
+    );
+}
