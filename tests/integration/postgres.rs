@@ -131,6 +131,20 @@ impl Cluster {
         Ok(cluster)
     }
 
+    /// Starts a cluster for `what`, or prints why `what` was skipped and answers `None`;
+    /// with `TESSERA_REQUIRE_POSTGRES=1` (CI) a cluster that cannot start is a failure.
+    pub fn start_or_skip(what: &str) -> Option<Self> {
+        let required = std::env::var("TESSERA_REQUIRE_POSTGRES").is_ok_and(|v| v == "1");
+        match Self::start() {
+            Ok(c) => Some(c),
+            Err(why) if required => panic!("TESSERA_REQUIRE_POSTGRES=1 but: {why}"),
+            Err(why) => {
+                say(&format!("skipped: {what} did not run: {why}"));
+                None
+            }
+        }
+    }
+
     /// Starts the server (again, after [`Cluster::stop`]) and waits until it accepts connections.
     pub fn start_again(&self) -> Result<(), String> {
         let data = self.data.display().to_string();
@@ -210,16 +224,8 @@ fn whole_suite_on_postgres() {
         // This is the PostgreSQL pass itself, started by this test in the parent run.
         return;
     }
-    let required = std::env::var("TESSERA_REQUIRE_POSTGRES").is_ok_and(|v| v == "1");
-    let cluster = match Cluster::start() {
-        Ok(c) => c,
-        Err(why) if required => panic!("TESSERA_REQUIRE_POSTGRES=1 but: {why}"),
-        Err(why) => {
-            say(&format!(
-                "skipped: the integration suite on PostgreSQL did not run: {why}"
-            ));
-            return;
-        }
+    let Some(cluster) = Cluster::start_or_skip("the integration suite on PostgreSQL") else {
+        return;
     };
     let exe = std::env::current_exe().expect("the test binary");
     let mut cmd = Command::new(exe);

@@ -227,13 +227,7 @@ async fn malformed_http_gets_400_or_431_and_is_not_logged_as_a_server_error() {
         assert_eq!(send(&addr, bytes).await, Some(expected));
     }
 
-    let health = server
-        .http
-        .get(server.url("/healthz"))
-        .send()
-        .await
-        .expect("healthz");
-    assert_eq!(health.status(), 200);
+    assert_eq!(server.health().await, 200, "/healthz after");
     let log = server.log();
     assert!(
         log.contains("Tessera is listening."),
