@@ -3,6 +3,7 @@
 
 use askama::Template;
 
+use super::paging::Pager;
 use crate::crypto::alg::SigningAlg;
 use crate::db::admin::{Counts, SessionInfo};
 use crate::db::audit::AuditRow;
@@ -184,6 +185,7 @@ pub struct ClientsPage {
     pub admin_name: String,
     pub notice: Option<&'static str>,
     pub error: Option<String>,
+    pub pager: Pager,
     pub clients: Vec<Client>,
     pub form: ClientForm,
 }
@@ -235,6 +237,7 @@ pub struct UsersPage {
     pub admin_name: String,
     pub notice: Option<&'static str>,
     pub error: Option<String>,
+    pub pager: Pager,
     pub users: Vec<UserView>,
     pub form: UserForm,
 }
@@ -282,6 +285,7 @@ pub struct SessionsPage {
     pub admin_name: String,
     pub notice: Option<&'static str>,
     pub error: Option<String>,
+    pub pager: Pager,
     pub sessions: Vec<SessionLine>,
 }
 
@@ -313,11 +317,6 @@ pub struct AuditPage {
     pub admin_name: String,
     pub notice: Option<&'static str>,
     pub error: Option<String>,
-    pub query: String,
-    pub total: i64,
-    pub page: i64,
-    pub pages: i64,
-    pub previous: Option<String>,
-    pub next: Option<String>,
+    pub pager: Pager,
     pub events: Vec<AuditLine>,
 }
