@@ -2,7 +2,8 @@
 # Runs the relying-party examples of the README against a fresh Tessera server: the Node.js
 # (jose) and Python (PyJWT) verifiers, and the Rust example orders API (tessera-verify).
 # A client credentials token must pass each of them; a tampered token, a token for another
-# audience and (for the API) a missing token or scope must be refused.
+# audience and (for the API) a missing token or scope must be refused. jose also verifies the
+# tokens of an ES256 client and of an EdDSA client against the JWKS.
 #
 #   scripts/rp-examples.sh [path-to-tessera-binary [path-to-orders-api-binary]]
 #
@@ -143,16 +144,23 @@ start_tessera() {
   (cd "$WORK/server" && exec "$BIN" serve) >"$WORK/tessera.log" 2>&1 </dev/null &
   PIDS+=($!)
   wait_for "$TESSERA_ISSUER/healthz" "$!" "tessera serve"
-  local out
-  out="$(cd "$WORK/server" && "$BIN" client create --client-id "$CLIENT_ID" --name "Orders client" \
-    --grant-type client_credentials --scope orders:read orders:write --json </dev/null)" ||
-    fail "tessera client create failed"
-  SECRET="$(printf '%s' "$out" | python3 -c 'import json, sys; print(json.load(sys.stdin)["client_secret"])')"
+  SECRET="$(create_client "$CLIENT_ID" RS256)"
+  ES256_SECRET="$(create_client es256-client ES256)"
+  EDDSA_SECRET="$(create_client eddsa-client EdDSA)"
 }
 
-token() { # scope
-  curl -fsS -u "$CLIENT_ID:$SECRET" -d grant_type=client_credentials --data-urlencode "scope=$1" \
-    "$TESSERA_ISSUER/token" |
+create_client() { # client-id signing-alg; prints the secret
+  local out
+  out="$(cd "$WORK/server" && "$BIN" client create --client-id "$1" --name "Client $1" \
+    --grant-type client_credentials --scope orders:read orders:write \
+    --id-token-signed-response-alg "$2" --json </dev/null)" ||
+    fail "tessera client create $1 failed"
+  printf '%s' "$out" | python3 -c 'import json, sys; print(json.load(sys.stdin)["client_secret"])'
+}
+
+token() { # scope [client-id secret]
+  curl -fsS -u "${2:-$CLIENT_ID}:${3:-$SECRET}" -d grant_type=client_credentials \
+    --data-urlencode "scope=$1" "$TESSERA_ISSUER/token" |
     python3 -c 'import json, sys; print(json.load(sys.stdin)["access_token"])'
 }
 
@@ -206,6 +214,12 @@ main() {
   check "node: valid token" 0 verify_node "$CLIENT_ID" "$read"
   check "node: tampered token refused" 1 verify_node "$CLIENT_ID" "$tampered"
   check "node: another audience refused" 1 verify_node other-api "$read"
+  local es ed
+  es="$(token orders:read es256-client "$ES256_SECRET")" || fail "no ES256 token"
+  ed="$(token orders:read eddsa-client "$EDDSA_SECRET")" || fail "no EdDSA token"
+  check "node: ES256 token" 0 verify_node es256-client "$es"
+  check "node: EdDSA token" 0 verify_node eddsa-client "$ed"
+  check "node: tampered EdDSA token refused" 1 verify_node eddsa-client "$(tamper "$ed")"
   check "python: valid token" 0 verify_python "$CLIENT_ID" "$read"
   check "python: tampered token refused" 1 verify_python "$CLIENT_ID" "$tampered"
   check "python: another audience refused" 1 verify_python other-api "$read"

@@ -20,7 +20,9 @@ async function verifyAccessToken(token) {
     issuer,
     audience,
     typ: 'at+jwt', // RFC 9068: refuses ID tokens and other JWTs
-    algorithms: ['RS256'],
+    // The algorithms your clients use (RS256 by default; ES256 and EdDSA per client). jose
+    // takes the key named by the token's kid and requires its `alg` to match the header.
+    algorithms: ['RS256', 'ES256', 'EdDSA'],
     clockTolerance: 60,
   });
   return payload;

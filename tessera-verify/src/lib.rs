@@ -27,6 +27,7 @@
 pub mod claims;
 pub mod error;
 mod keys;
+mod provider;
 pub mod rejection;
 mod verify;
 

@@ -109,6 +109,7 @@ impl VerifierBuilder {
     /// Checks the settings. No request is made: keys are fetched on first use (or by
     /// [`Verifier::refresh_keys`]).
     pub fn build(self) -> Result<Verifier, KeySetError> {
+        crate::provider::install();
         http_url(&self.issuer).map_err(KeySetError::Url)?;
         if let Some(uri) = &self.jwks_uri {
             http_url(uri).map_err(KeySetError::Url)?;
