@@ -459,20 +459,14 @@ impl TestApp {
 
     /// The active RS256 signing key: its kid and its private key PEM, read from the keys folder.
     pub fn signing_key(&self) -> (String, Vec<u8>) {
-        let (kid, _) = self.signing_key_row();
-        let pem = std::fs::read(self.keys_dir.join(format!("{kid}.pem"))).expect("key file");
-        (kid, pem)
-    }
-
-    /// The active RS256 signing key's kid and its sealed private key, if kept in the database.
-    pub fn signing_key_row(&self) -> (String, Option<String>) {
         let mut conn = self.db.conn().expect("db connection");
         let rows = tessera::db::keys::all(&mut conn).expect("key rows");
         let row = rows
-            .into_iter()
+            .iter()
             .find(|r| r.retired_at.is_none() && r.alg == "RS256")
-            .expect("an active RS256 key");
-        (row.kid, row.private_key)
+            .expect("an active key");
+        let pem = std::fs::read(self.keys_dir.join(format!("{}.pem", row.kid))).expect("key file");
+        (row.kid.clone(), pem)
     }
 
     pub fn count(&self, table: Table) -> i64 {

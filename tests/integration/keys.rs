@@ -71,7 +71,12 @@ async fn keys_in_the_database_are_sealed_and_need_the_same_encryption_key() {
             "no key file is written when keys live in the database"
         );
     }
-    let (kid, _) = app.signing_key_row();
+    let all = tessera::db::keys::all(&mut app.db.conn().expect("db")).expect("key rows");
+    let kid = all
+        .into_iter()
+        .find(|r| r.alg == "RS256")
+        .expect("RS256")
+        .kid;
     let bytes = app.database.bytes();
     assert!(
         !bytes.windows(11).any(|w| w == b"PRIVATE KEY"),

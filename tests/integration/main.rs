@@ -12,6 +12,7 @@ mod admin_console;
 mod admin_paging;
 mod admin_support;
 mod algs;
+mod algs_admin;
 mod audit;
 mod audit_log;
 mod authorize;
