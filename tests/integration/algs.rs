@@ -363,3 +363,80 @@ async fn an_es256_id_token_is_a_valid_logout_hint() {
         refused.body
     );
 }
+
+/// A real relying party (the `openidconnect` crate) verifies the ID token of an ES256 and of an
+/// EdDSA client against the JWKS, with its `at_hash` (SHA-512 for EdDSA).
+#[actix_web::test]
+async fn openidconnect_verifies_es256_and_eddsa_id_tokens_and_their_at_hash() {
+    use openidconnect::core::{
+        CoreClient, CoreIdTokenClaims, CoreJwsSigningAlgorithm, CoreProviderMetadata,
+        CoreResponseType,
+    };
+    use openidconnect::{
+        AccessTokenHash, AuthenticationFlow, AuthorizationCode, ClientId, ClientSecret, CsrfToken,
+        IssuerUrl, Nonce, OAuth2TokenResponse, PkceCodeChallenge, RedirectUrl, TokenResponse,
+    };
+    let app = TestApp::spawn().await;
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("http client");
+    let issuer = IssuerUrl::new(app.issuer.clone()).expect("issuer URL");
+    for (alg, rp_alg) in [
+        (SigningAlg::ES256, CoreJwsSigningAlgorithm::EcdsaP256Sha256),
+        (SigningAlg::EdDSA, CoreJwsSigningAlgorithm::EdDsa),
+    ] {
+        let id = format!("rp-{}", alg.as_str().to_lowercase());
+        let secret = register_with(&app, &id, alg);
+        let metadata = CoreProviderMetadata::discover_async(issuer.clone(), &http)
+            .await
+            .expect("discovery and JWKS");
+        let client = CoreClient::from_provider_metadata(
+            metadata,
+            ClientId::new(id.clone()),
+            Some(ClientSecret::new(secret)),
+        )
+        .set_redirect_uri(RedirectUrl::new(REDIRECT.into()).expect("redirect URL"));
+        let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+        let (auth_url, _, nonce) = client
+            .authorize_url(
+                AuthenticationFlow::<CoreResponseType>::AuthorizationCode,
+                CsrfToken::new_random,
+                Nonce::new_random,
+            )
+            .set_pkce_challenge(challenge)
+            .url();
+        let browser = app.browser();
+        let first = browser.get(auth_url.as_str()).await;
+        let callback = browser.drive(first, "allow").await;
+        let code = crate::helpers::query_of(&callback)["code"].clone();
+        let tokens = client
+            .exchange_code(AuthorizationCode::new(code))
+            .expect("token endpoint known")
+            .set_pkce_verifier(verifier)
+            .request_async(&http)
+            .await
+            .expect("code exchange");
+        let id_token = tokens.id_token().expect("an ID token");
+        // An RP that allows only RS256 refuses it.
+        let rs256_only = client
+            .id_token_verifier()
+            .set_allowed_algs(vec![CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256]);
+        assert!(id_token.claims(&rs256_only, &nonce).is_err(), "{alg}");
+        let id_verifier = client
+            .id_token_verifier()
+            .set_allowed_algs(vec![rp_alg.clone()]);
+        let claims: &CoreIdTokenClaims = id_token
+            .claims(&id_verifier, &nonce)
+            .expect("a valid ID token");
+        assert_eq!(claims.subject().as_str(), app.alice_id);
+        assert_eq!(id_token.signing_alg().expect("alg"), &rp_alg);
+        let expected = AccessTokenHash::from_token(
+            tokens.access_token(),
+            id_token.signing_alg().expect("alg"),
+            id_token.signing_key(&id_verifier).expect("key"),
+        )
+        .expect("at_hash");
+        assert_eq!(claims.access_token_hash(), Some(&expected), "{alg} at_hash");
+    }
+}
