@@ -1,5 +1,6 @@
 //! The userinfo endpoint (OIDC Core 5.3) and the access-token check it shares with
-//! introspection: RS256 with one of our keys, `typ: at+jwt`, our issuer, unexpired, not revoked.
+//! introspection: signed by one of our keys with its algorithm, `typ: at+jwt`, our issuer,
+//! unexpired, not revoked.
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
