@@ -1,4 +1,5 @@
-//! Password hashing with argon2id and OWASP parameters. Callers run these off the async workers.
+//! Password hashing with argon2id and OWASP parameters. The server calls these only on its
+//! argon2 executor (`crate::hashing`); the CLI calls them directly.
 
 use std::sync::LazyLock;
 

@@ -261,6 +261,10 @@ impl Db {
             .max_size(POOL_SIZE)
             .min_idle(Some(1))
             .connection_timeout(Duration::from_secs(10))
+            // A pooled SQLite connection is a file handle that cannot drop; checking it with a
+            // `SELECT 1` on every checkout only adds a statement to each request. A PostgreSQL
+            // connection can die with its server, so it keeps the check.
+            .test_on_check_out(url.is_postgres())
             .connection_customizer(Box::new(SqlitePragmas {
                 busy_timeout_ms: busy_timeout.as_millis(),
             }))
