@@ -51,9 +51,18 @@ class Http:
         if isinstance(body, dict):
             body = urllib.parse.urlencode(body)
             headers["Content-Type"] = "application/x-www-form-urlencoded"
-        self.conn.request(method, path, body=body, headers=headers)
-        resp = self.conn.getresponse()
-        data = resp.read()
+        for attempt in range(2):
+            try:
+                self.conn.request(method, path, body=body, headers=headers)
+                resp = self.conn.getresponse()
+                data = resp.read()
+                break
+            except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
+                # The server closed an idle keep-alive connection: open a new one.
+                self.conn.close()
+                self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=120)
+                if attempt:
+                    raise
         for name, value in resp.getheaders():
             if name.lower() == "set-cookie":
                 k, v = value.split(";", 1)[0].split("=", 1)
@@ -74,7 +83,7 @@ def cli(binary, env, *args, stdin=None):
 
 
 def create_client(binary, env, client_id, grants, scopes):
-    args = ["clients", "create", "--client-id", client_id, "--name", client_id,
+    args = ["client", "create", "--client-id", client_id, "--name", client_id,
             "--redirect-uri", REDIRECT, "--first-party", "--json", "--grant-type", *grants]
     if scopes:
         args += ["--scope", *scopes]
@@ -150,7 +159,7 @@ def main():
                TESSERA_ISSUER=f"http://127.0.0.1:{port}", TESSERA_BIND=f"127.0.0.1:{port}",
                TESSERA_ADMIN_PASSWORD="bench-admin-password", RUST_LOG="info")
     cli(args.binary, env, "migrate")
-    cli(args.binary, env, "users", "create", "--username", USER, "--email", "bench@example.com",
+    cli(args.binary, env, "user", "create", "--username", USER, "--email", "bench@example.com",
         "--password-stdin", stdin=PASSWORD + "\n")
     web_secret = create_client(args.binary, env, "web",
                                ["authorization_code", "refresh_token"],
@@ -168,7 +177,7 @@ def main():
         wait_ready(port, server)
         web = Http(port)
         n = args.callgrind or 0
-        tokens = user_tokens(web, "web", web_secret, max(n, 1) + 1)
+        tokens = user_tokens(web, "web", web_secret, n + 2 if "refresh" in paths else 1)
         access = tokens[0]["access_token"]
         refresh = [t["refresh_token"] for t in tokens[1:]]
         svc = basic("svc", svc_secret)
@@ -195,20 +204,21 @@ def main():
             if name == "refresh":
                 batch = [("POST", "/token", urllib.parse.urlencode(
                     {"grant_type": "refresh_token", "refresh_token": r}),
-                    {**web_basic, "Content-Type": form}) for r in refresh[:n]]
+                    {**web_basic, "Content-Type": form}) for r in refresh[:n + 1]]
             else:
-                batch = [requests[name]] * n
+                batch = [requests[name]] * (n + 1)
             client.request(*batch[0][:2], body=batch[0][2], headers=batch[0][3])
             subprocess.run(["callgrind_control", "-z", str(server.pid)], capture_output=True)
-            for method, path, body, headers in batch[1:] if name != "refresh" else batch:
+            # The first request warmed up (connections, caches); the others are counted.
+            for method, path, body, headers in batch[1:]:
                 status, _, data = client.request(method, path, body=body, headers=headers)
                 if status != 200:
                     sys.exit(f"{name}: {status} {data!r}")
             subprocess.run(["callgrind_control", "-d", str(server.pid)], capture_output=True)
             time.sleep(0.5)
             dumps = [p for p in glob.glob(out_file + "*") if not p.endswith(str(server.pid))]
-            count = len(batch) - (0 if name == "refresh" else 1)
-            total = callgrind_total_of(dumps)
+            count = len(batch) - 1
+            total = callgrind_total_of(dumps, keep=os.environ.get("KEEP_DUMPS"), name=name)
             print(f"{name:<20} {total / count:>10.0f} instr/request")
     finally:
         server.terminate()
@@ -216,7 +226,8 @@ def main():
         shutil.rmtree(work, ignore_errors=True)
 
 
-def callgrind_total_of(dumps):
+def callgrind_total_of(dumps, keep=None, name=""):
+    """Sums the instruction counts of the dumps; moves them into `keep` when set."""
     total = 0
     for path in dumps:
         with open(path) as f:
@@ -224,7 +235,11 @@ def callgrind_total_of(dumps):
                 if line.startswith("summary:") or line.startswith("totals:"):
                     total += int(line.split()[1])
                     break
-        os.remove(path)
+        if keep:
+            os.makedirs(keep, exist_ok=True)
+            shutil.move(path, os.path.join(keep, f"{name}.{os.path.basename(path)}"))
+        else:
+            os.remove(path)
     return total
 
 
