@@ -192,6 +192,7 @@ def main():
                            {**web_basic, "Content-Type": form}),
             "userinfo": ("GET", "/userinfo", None, {"Authorization": "Bearer " + access}),
         }
+        print(f"{'idle RSS':<20} {rss_mib(server.pid):>10.1f} MiB")
         print(f"{'path':<20} {'result':>16}")
         for name in paths:
             if args.wrk:
@@ -220,6 +221,7 @@ def main():
             count = len(batch) - 1
             total = callgrind_total_of(dumps, keep=os.environ.get("KEEP_DUMPS"), name=name)
             print(f"{name:<20} {total / count:>10.0f} instr/request")
+        print(f"{'RSS after the load':<20} {rss_mib(server.pid):>10.1f} MiB")
     finally:
         server.terminate()
         server.wait()
@@ -241,6 +243,15 @@ def callgrind_total_of(dumps, keep=None, name=""):
         else:
             os.remove(path)
     return total
+
+
+def rss_mib(pid):
+    """The resident memory of a process (under --callgrind: of valgrind with the server)."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
 
 
 def run_wrk(port, request, seconds, work):

@@ -154,3 +154,51 @@ async fn a_refused_wrong_password_is_no_throttle_strike() {
     );
     assert_eq!(app.count(Table::Sessions), 0);
 }
+
+#[tokio::test]
+async fn admin_api_user_creation_beyond_the_queue_gets_503_and_creates_nothing() {
+    let app = one_thread_one_place().await;
+    let token = crate::admin_support::service_token(&app).await;
+
+    let mut tasks = JoinSet::new();
+    for i in 0..STORM {
+        let (http, url, token) = (
+            app.api.clone(),
+            app.url("/admin/api/v1/users"),
+            token.clone(),
+        );
+        tasks.spawn(async move {
+            let username = format!("storm{i}");
+            let body = serde_json::json!({
+                "username": username, "email": format!("{username}@example.com"),
+            });
+            let resp = http
+                .post(url)
+                .bearer_auth(token)
+                .json(&body)
+                .send()
+                .await
+                .expect("admin API call");
+            (username, Reply::read(resp).await)
+        });
+    }
+    let replies = tasks.join_all().await;
+
+    let mut conn = app.db.conn().expect("db connection");
+    let mut refused = 0;
+    for (username, reply) in &replies {
+        let stored = tessera::db::users::find_by_username(&mut conn, username).expect("lookup");
+        match reply.status {
+            201 => assert!(stored.is_some(), "{username} was created"),
+            503 => {
+                refused += 1;
+                crate::admin_support::assert_problem(reply, 503, username);
+                assert!(reply.header("retry-after").is_some(), "Retry-After");
+                assert!(stored.is_none(), "a refused {username} is not created");
+            }
+            other => panic!("{username}: {other} {}", reply.body),
+        }
+    }
+    assert!(refused > 0, "some creations are refused");
+    assert!(refused < STORM, "some creations go through");
+}
