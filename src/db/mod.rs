@@ -42,6 +42,9 @@ type Manager = ConnectionManager<Conn>;
 
 /// Connections per process; PostgreSQL needs `max_connections` above this times the instances.
 const POOL_SIZE: u32 = 8;
+/// How long a request waits for a connection before it is answered 503: while PostgreSQL is
+/// down the pool keeps trying to reconnect, and a request should not hang for long meanwhile.
+const POOL_WAIT: Duration = Duration::from_secs(3);
 
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
 const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgresql");
@@ -193,6 +196,19 @@ impl CustomizeConnection<Conn, diesel::r2d2::Error> for SqlitePragmas {
     }
 }
 
+/// What SQLite and libpq say when the database is locked, shutting down or unreachable (the
+/// connection ended under a query, e.g. PostgreSQL stopped or restarted).
+const UNAVAILABLE_MESSAGES: [&str; 8] = [
+    "database is locked",
+    "database table is locked",
+    "database is busy",
+    "terminating connection",
+    "server closed the connection",
+    "no connection to the server",
+    "could not connect to server",
+    "the database system is shutting down",
+];
+
 impl DbError {
     /// Whether the database could not be reached or stayed locked by another connection past
     /// the busy timeout: a temporary condition, answered 503 with `Retry-After`.
@@ -206,9 +222,7 @@ impl DbError {
             )) => true,
             Self::Query(diesel::result::Error::DatabaseError(_, info)) => {
                 let message = info.message().to_ascii_lowercase();
-                message.contains("database is locked")
-                    || message.contains("database table is locked")
-                    || message.contains("database is busy")
+                UNAVAILABLE_MESSAGES.iter().any(|m| message.contains(m))
             }
             _ => false,
         }
@@ -260,7 +274,7 @@ impl Db {
         let pool = Pool::builder()
             .max_size(POOL_SIZE)
             .min_idle(Some(1))
-            .connection_timeout(Duration::from_secs(10))
+            .connection_timeout(POOL_WAIT)
             .connection_customizer(Box::new(SqlitePragmas {
                 busy_timeout_ms: busy_timeout.as_millis(),
             }))

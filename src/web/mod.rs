@@ -134,11 +134,15 @@ async fn healthz() -> HttpResponse {
     HttpResponse::Ok().content_type("text/plain").body("ok")
 }
 
-/// Ready when the database answers a query.
+/// Ready when the database answers a query and takes a write transaction (an SQLite file
+/// locked by another process past the busy timeout is not ready: sign-ins and grants would fail).
 async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     let outcome = state
         .db
-        .run(|conn| crate::db::users::admin_exists(conn).map_err(DbError::from))
+        .run(|conn| {
+            crate::db::users::admin_exists(conn)?;
+            crate::db::write_transaction(conn, |_| Ok::<_, DbError>(()))
+        })
         .await;
     match outcome {
         Ok(_) => HttpResponse::Ok().content_type("text/plain").body("ready"),

@@ -90,6 +90,39 @@ pub fn secret(value: &str) {
     let _ = writeln!(f, "{value}");
 }
 
+/// Keeps what a spawned `tessera` command wrote to standard error (its log lines and error
+/// messages) for the scan, and records the secrets it was given on standard input and printed
+/// on standard output, where a generated secret is meant to go (once, to the operator).
+pub fn command(out: &std::process::Output, stdin: Option<&str>) {
+    if trail().is_none() {
+        return;
+    }
+    if let Some(input) = stdin {
+        input.lines().for_each(secret);
+    }
+    if let Ok(Value::Object(map)) = serde_json::from_slice::<Value>(&out.stdout) {
+        for name in ["client_secret", "password", "access_token", "refresh_token"] {
+            if let Some(v) = map.get(name).and_then(Value::as_str) {
+                secret(v);
+            }
+        }
+    }
+    command_log(&String::from_utf8_lossy(&out.stderr));
+}
+
+/// Keeps a spawned `tessera` process's log (its standard error) for the scan.
+pub fn command_log(stderr: &str) {
+    let Some(t) = trail() else {
+        return;
+    };
+    let path = t
+        .dir
+        .join(format!("server-{}-commands.log", std::process::id()));
+    if let Ok(mut f) = OpenOptions::new().create(true).append(true).open(&path) {
+        let _ = writeln!(f, "{stderr}");
+    }
+}
+
 /// Records the body of an error answer (status 400 and above).
 pub fn error_body(status: u16, body: &str) {
     let Some(t) = trail() else {

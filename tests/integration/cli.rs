@@ -46,7 +46,9 @@ impl Cli {
     }
 
     fn run(&self, args: &[&str]) -> Output {
-        self.command(args).output().expect("run tessera")
+        let out = self.command(args).output().expect("run tessera");
+        crate::audit::command(&out, None);
+        out
     }
 
     fn run_with_stdin(&self, args: &[&str], input: &str) -> Output {
@@ -61,7 +63,9 @@ impl Cli {
             .expect("stdin")
             .write_all(input.as_bytes())
             .expect("write stdin");
-        child.wait_with_output().expect("wait for tessera")
+        let out = child.wait_with_output().expect("wait for tessera");
+        crate::audit::command(&out, Some(input));
+        out
     }
 }
 

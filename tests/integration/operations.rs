@@ -120,6 +120,7 @@ async fn cleanup_command_deletes_only_what_expired() {
         .env("TESSERA_KEYS_DIR", &app.keys_dir)
         .output()
         .expect("run tessera cleanup");
+    crate::audit::command(&out, None);
 
     assert!(
         out.status.success(),
@@ -229,6 +230,7 @@ fn serve_binary() -> (Served, String) {
     ])
     .output()
     .expect("client create");
+    crate::audit::command(&created, None);
     assert!(
         created.status.success(),
         "{}",
@@ -317,6 +319,7 @@ fn sigterm_lets_the_request_in_flight_finish_and_logs_are_json() {
         .expect("stderr")
         .read_to_string(&mut logs)
         .expect("read the logs");
+    crate::audit::command_log(&logs);
     let lines: Vec<Value> = logs
         .lines()
         .filter(|l| !l.trim().is_empty())

@@ -19,6 +19,9 @@ pub struct Cluster {
     /// The unprivileged account that owns the cluster when the tests run as root.
     owner: Option<String>,
     port: u16,
+    /// The server's command-line options and log file, for starting it again after a stop.
+    options: String,
+    log: String,
     _dir: tempfile::TempDir,
 }
 
@@ -96,11 +99,19 @@ impl Cluster {
             .and_then(|l| l.local_addr())
             .map_err(|e| e.to_string())?
             .port();
+        let options = format!(
+            "-p {port} -k {sock} -c listen_addresses=127.0.0.1 -c max_connections=400 \
+             -c fsync=off -c synchronous_commit=off -c full_page_writes=off",
+            sock = dir.path().display(),
+        );
+        let log = dir.path().join("server.log").display().to_string();
         let cluster = Self {
             bin,
             data,
             owner,
             port,
+            options,
+            log,
             _dir: dir,
         };
         cluster.run(
@@ -116,26 +127,47 @@ impl Cluster {
                 "--no-sync",
             ],
         )?;
-        let options = format!(
-            "-p {port} -k {sock} -c listen_addresses=127.0.0.1 -c max_connections=400 \
-             -c fsync=off -c synchronous_commit=off -c full_page_writes=off",
-            sock = cluster._dir.path().display(),
-        );
-        let log = cluster._dir.path().join("server.log").display().to_string();
-        cluster.run(
+        cluster.start_again()?;
+        Ok(cluster)
+    }
+
+    /// Starts a cluster for `what`, or prints why `what` was skipped and answers `None`;
+    /// with `TESSERA_REQUIRE_POSTGRES=1` (CI) a cluster that cannot start is a failure.
+    pub fn start_or_skip(what: &str) -> Option<Self> {
+        let required = std::env::var("TESSERA_REQUIRE_POSTGRES").is_ok_and(|v| v == "1");
+        match Self::start() {
+            Ok(c) => Some(c),
+            Err(why) if required => panic!("TESSERA_REQUIRE_POSTGRES=1 but: {why}"),
+            Err(why) => {
+                say(&format!("skipped: {what} did not run: {why}"));
+                None
+            }
+        }
+    }
+
+    /// Starts the server (again, after [`Cluster::stop`]) and waits until it accepts connections.
+    pub fn start_again(&self) -> Result<(), String> {
+        let data = self.data.display().to_string();
+        self.run(
             "pg_ctl",
             &[
                 "-D",
-                &cluster.data.display().to_string(),
+                &data,
                 "-l",
-                &log,
+                &self.log,
                 "-o",
-                &options,
+                &self.options,
                 "-w",
                 "start",
             ],
-        )?;
-        Ok(cluster)
+        )
+    }
+
+    /// Stops the server the way an administrator would (fast shutdown: every connection is
+    /// ended), and waits until it is down.
+    pub fn stop(&self) -> Result<(), String> {
+        let data = self.data.display().to_string();
+        self.run("pg_ctl", &["-D", &data, "-m", "fast", "-w", "stop"])
     }
 
     /// Runs one of the server programs as the cluster's owner.
@@ -192,16 +224,8 @@ fn whole_suite_on_postgres() {
         // This is the PostgreSQL pass itself, started by this test in the parent run.
         return;
     }
-    let required = std::env::var("TESSERA_REQUIRE_POSTGRES").is_ok_and(|v| v == "1");
-    let cluster = match Cluster::start() {
-        Ok(c) => c,
-        Err(why) if required => panic!("TESSERA_REQUIRE_POSTGRES=1 but: {why}"),
-        Err(why) => {
-            say(&format!(
-                "skipped: the integration suite on PostgreSQL did not run: {why}"
-            ));
-            return;
-        }
+    let Some(cluster) = Cluster::start_or_skip("the integration suite on PostgreSQL") else {
+        return;
     };
     let exe = std::env::current_exe().expect("the test binary");
     let mut cmd = Command::new(exe);

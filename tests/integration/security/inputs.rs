@@ -1,6 +1,7 @@
 //! Input limits on every endpoint that takes a body or parameters: bodies over 64 KiB get 413
 //! (with a length and chunked), overlong parameters and repeated parameters are refused with a
-//! clear error, and none of these requests changes anything.
+//! clear error, and none of these requests changes anything. Malformed HTTP is answered 400 or
+//! 431 and not logged as a server error.
 
 use crate::authorize::signed_in;
 use crate::browser::{AuthRequest, Form};
@@ -206,4 +207,35 @@ async fn repeated_parameters_are_refused_on_every_form_and_endpoint() {
     assert_eq!(app.count(Table::Consents), 0, "no consent stored");
     assert!(has_live_session(&browser).await, "no sign-out");
     assert_eq!(app.refresh(app.basic(PORTAL), &refresh).await.status, 200);
+}
+
+#[tokio::test]
+async fn malformed_http_gets_400_or_431_and_is_not_logged_as_a_server_error() {
+    let server = super::process::ServerProcess::start("malformed-http").await;
+    let addr = server.base.trim_start_matches("http://").to_string();
+    let huge = format!(
+        "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\n\r\n",
+        "a".repeat(256 * 1024)
+    );
+    let requests: [(&[u8], u16); 3] = [
+        (b"GET /healthz HTTP/1.1\r\nHost x\r\n\r\n", 400),
+        (b"GET /healthz HTTP/1.1\r\nHo\x01st: x\r\n\r\n", 400),
+        (huge.as_bytes(), 431),
+    ];
+
+    for (bytes, expected) in requests {
+        assert_eq!(send(&addr, bytes).await, Some(expected));
+    }
+
+    assert_eq!(server.health().await, 200, "/healthz after");
+    let log = server.log();
+    assert!(
+        log.contains("Tessera is listening."),
+        "the log is read: {log}"
+    );
+    let errors: Vec<&str> = log.lines().filter(|l| l.contains("ERROR")).collect();
+    assert!(
+        errors.is_empty(),
+        "a client's fault logged as an error: {errors:#?}"
+    );
 }

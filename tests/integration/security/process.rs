@@ -140,6 +140,17 @@ impl ServerProcess {
         format!("{}{path}", self.base)
     }
 
+    /// The status of `GET /healthz`.
+    pub async fn health(&self) -> u16 {
+        self.http
+            .get(self.url("/healthz"))
+            .send()
+            .await
+            .expect("healthz")
+            .status()
+            .as_u16()
+    }
+
     pub fn log(&self) -> String {
         String::from_utf8_lossy(&std::fs::read(&self.log_path).unwrap_or_default()).into_owned()
     }

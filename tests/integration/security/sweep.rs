@@ -402,13 +402,7 @@ async fn ten_thousand_malformed_requests_get_no_5xx_and_no_panic() {
         started.elapsed().as_secs_f64()
     );
 
-    let health = server
-        .http
-        .get(server.url("/healthz"))
-        .send()
-        .await
-        .expect("healthz");
-    assert_eq!(health.status().as_u16(), 200, "/healthz after the sweep");
+    assert_eq!(server.health().await, 200, "/healthz after the sweep");
     assert!(server.is_running(), "the server is still running");
     assert!(sent >= REQUESTS, "only {sent} sent within {TIME_BOUND:?}");
     server_errors.sort_unstable();

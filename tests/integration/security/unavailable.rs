@@ -1,16 +1,18 @@
 //! The database made unavailable: another process holds the SQLite write lock longer than the
-//! busy timeout. Every endpoint that must write answers 503 with `Retry-After` (a JSON
-//! `temporarily_unavailable` on protocol endpoints, a page for people), reads keep working,
-//! nothing changes, and the server recovers by itself once the lock is released.
+//! busy timeout, or PostgreSQL is stopped under a running server. Every endpoint that needs the
+//! database answers 503 with `Retry-After` (a JSON `temporarily_unavailable` on protocol
+//! endpoints, a page for people), /readyz says not ready while /healthz stays alive, nothing
+//! changes, and the server recovers by itself once the database is back.
 
 use diesel::connection::SimpleConnection;
 use diesel::{Connection, SqliteConnection};
 
-use crate::browser::{AuthRequest, Form};
+use crate::browser::{AuthRequest, Browser, Form};
 use crate::helpers::{ALICE, ALICE_PASSWORD, PORTAL, Reply, Table, TestApp, str_field};
+use crate::postgres::Cluster;
 
 /// Asserts a 503 with `Retry-After`; `json`: a protocol endpoint's error body.
-fn assert_unavailable(reply: &Reply, json: bool, what: &str) {
+pub fn assert_unavailable(reply: &Reply, json: bool, what: &str) {
     assert_eq!(reply.status, 503, "{what}: status, body {}", reply.body);
     let retry = reply
         .header("retry-after")
@@ -44,6 +46,118 @@ impl Lock {
     }
 }
 
+/// What the tests hold before the database goes away: a signed-in browser with tokens, a code
+/// not yet redeemed, and another browser with a filled-in sign-in form.
+struct InHand {
+    browser: Browser,
+    access: String,
+    refresh: String,
+    req: AuthRequest,
+    code: String,
+    other: Browser,
+    login: Form,
+}
+
+/// What the requests that must write answered while the database was away.
+struct Attempts {
+    refreshed: Reply,
+    redeemed: Reply,
+    signed_in: Reply,
+    authorized: Reply,
+    ready: Reply,
+    health: Reply,
+}
+
+impl InHand {
+    async fn prepare(app: &TestApp) -> Self {
+        let (browser, tokens) = app.tokens_for(PORTAL, "openid offline_access").await;
+        let req = AuthRequest::for_client(PORTAL);
+        let code = browser.code_for(app, &req).await["code"].clone();
+        let other = app.browser();
+        let (_, login) = other.login_form().await;
+        Self {
+            access: str_field(&tokens, "access_token"),
+            refresh: str_field(&tokens, "refresh_token"),
+            browser,
+            req,
+            code,
+            other,
+            login: login.set("username", ALICE).set("password", ALICE_PASSWORD),
+        }
+    }
+
+    async fn attempt(&self, app: &TestApp) -> Attempts {
+        Attempts {
+            refreshed: app.refresh(app.basic(PORTAL), &self.refresh).await,
+            redeemed: self.redeem(app).await,
+            signed_in: self.other.submit(&self.login, &[]).await,
+            authorized: self
+                .browser
+                .authorize(&AuthRequest::for_client(PORTAL))
+                .await,
+            ready: app.get("/readyz").await,
+            health: app.get("/healthz").await,
+        }
+    }
+
+    async fn redeem(&self, app: &TestApp) -> Reply {
+        app.redeem(
+            app.basic(PORTAL),
+            &self.code,
+            &self.req.redirect_uri,
+            self.req.verifier(),
+        )
+        .await
+    }
+
+    /// Once the database is back, without a restart: the same code and refresh token work (they
+    /// were not used up while it was away), people sign in, the server is ready.
+    async fn assert_recovered(&self, app: &TestApp) {
+        assert_eq!(app.get("/readyz").await.status, 200, "ready again");
+        let refreshed = app.refresh(app.basic(PORTAL), &self.refresh).await;
+        assert_eq!(refreshed.status, 200, "refresh after: {}", refreshed.body);
+        let redeemed = self.redeem(app).await;
+        assert_eq!(redeemed.status, 200, "code after: {}", redeemed.body);
+        let signed_in = self.other.submit(&self.login, &[]).await;
+        assert_eq!(signed_in.status, 303, "sign-in after: {}", signed_in.body);
+        let authorized = self
+            .browser
+            .authorize(&AuthRequest::for_client(PORTAL))
+            .await;
+        assert!(
+            authorized.redirect_query().contains_key("code"),
+            "authorization after"
+        );
+        let userinfo = app.userinfo(&self.access).await;
+        assert_eq!(userinfo.status, 200, "userinfo after: {}", userinfo.body);
+    }
+}
+
+impl Attempts {
+    fn assert_unavailable(&self) {
+        assert_unavailable(&self.refreshed, true, "refresh");
+        assert_unavailable(&self.redeemed, true, "code exchange");
+        assert_unavailable(&self.signed_in, false, "sign-in");
+        assert_unavailable(&self.authorized, false, "authorization");
+        assert_eq!(self.ready.status, 503, "not ready: {}", self.ready.body);
+        assert!(
+            self.ready.header("retry-after").is_some(),
+            "readiness: Retry-After"
+        );
+        assert_eq!(self.health.status, 200, "alive: the process itself is fine");
+    }
+}
+
+/// The rows a write could have added or changed.
+fn counts(app: &TestApp) -> [i64; 4] {
+    [
+        app.count(Table::AuthCodes),
+        app.count(Table::Sessions),
+        app.count(Table::RefreshTokens),
+        app.count(Table::RevokedAccessTokens),
+    ]
+}
+
 #[tokio::test]
 async fn a_locked_database_gets_503_with_retry_after_and_the_server_recovers() {
     if crate::backend::on_postgres() {
@@ -51,67 +165,57 @@ async fn a_locked_database_gets_503_with_retry_after_and_the_server_recovers() {
         return;
     }
     let app = TestApp::spawn_with_env(&[("TESSERA_DATABASE_BUSY_TIMEOUT", "200ms")]).await;
-    let (browser, tokens) = app.tokens_for(PORTAL, "openid offline_access").await;
-    let access = str_field(&tokens, "access_token");
-    let refresh = str_field(&tokens, "refresh_token");
-    let req = AuthRequest::for_client(PORTAL);
-    let code = browser.code_for(&app, &req).await["code"].clone();
-    let other = app.browser();
-    let (_, login) = other.login_form().await;
-    let login = login.set("username", ALICE).set("password", ALICE_PASSWORD);
-    let before = [
-        app.count(Table::AuthCodes),
-        app.count(Table::Sessions),
-        app.count(Table::RefreshTokens),
-        app.count(Table::RevokedAccessTokens),
-    ];
+    let held = InHand::prepare(&app).await;
+    let before = counts(&app);
 
     let lock = Lock::take(&app);
-    let refreshed = app.refresh(app.basic(PORTAL), &refresh).await;
-    let redeemed = app
-        .redeem(app.basic(PORTAL), &code, &req.redirect_uri, req.verifier())
-        .await;
-    let revoked = app.revoke(app.basic(PORTAL), &refresh).await;
-    let signed_in = other.submit(&login, &[]).await;
-    let authorized = browser.authorize(&AuthRequest::for_client(PORTAL)).await;
-    let userinfo = app.userinfo(&access).await;
-    let introspected = app.is_active(PORTAL, &access).await;
-    let health = app.get("/healthz").await;
-    let after_lock = [
-        app.count(Table::AuthCodes),
-        app.count(Table::Sessions),
-        app.count(Table::RefreshTokens),
-        app.count(Table::RevokedAccessTokens),
-    ];
+    let attempts = held.attempt(&app).await;
+    let revoked = app.revoke(app.basic(PORTAL), &held.refresh).await;
+    let userinfo = app.userinfo(&held.access).await;
+    let introspected = app.is_active(PORTAL, &held.access).await;
+    let after_lock = counts(&app);
     lock.release();
 
-    assert_unavailable(&refreshed, true, "refresh");
-    assert_unavailable(&redeemed, true, "code exchange");
+    attempts.assert_unavailable();
     assert_unavailable(&revoked, true, "revocation");
-    assert_unavailable(&signed_in, false, "sign-in");
-    assert_unavailable(&authorized, false, "authorization");
     assert_eq!(
         userinfo.status, 200,
         "reads keep working: {}",
         userinfo.body
     );
     assert!(introspected, "introspection reads keep working");
-    assert_eq!(health.status, 200);
     assert_eq!(before, after_lock, "nothing was written while locked");
-
-    // Recovered by itself: the same requests now succeed, the code and token still unused.
-    let refreshed = app.refresh(app.basic(PORTAL), &refresh).await;
-    assert_eq!(refreshed.status, 200, "refresh after: {}", refreshed.body);
-    let redeemed = app
-        .redeem(app.basic(PORTAL), &code, &req.redirect_uri, req.verifier())
-        .await;
-    assert_eq!(redeemed.status, 200, "code after: {}", redeemed.body);
-    let signed_in = other.submit(&login, &[]).await;
-    assert_eq!(signed_in.status, 303, "sign-in after: {}", signed_in.body);
-    let authorized = browser.authorize(&AuthRequest::for_client(PORTAL)).await;
-    assert!(
-        authorized.redirect_query().contains_key("code"),
-        "authorization after"
-    );
+    held.assert_recovered(&app).await;
     assert!(Form::try_find(&app.get("/login").await.body, "/login").is_some());
+}
+
+#[tokio::test]
+async fn postgresql_stopped_under_a_running_server_gets_503_and_the_server_recovers() {
+    if crate::backend::on_postgres() {
+        println!("skipped on the PostgreSQL pass: the SQLite pass runs it on a cluster of its own");
+        return;
+    }
+    let Some(cluster) = Cluster::start_or_skip("the PostgreSQL outage test") else {
+        return;
+    };
+    let url = cluster.admin_url();
+    let app = TestApp::spawn_with_env(&[("TESSERA_DATABASE_URL", url.as_str())]).await;
+    let held = InHand::prepare(&app).await;
+    let before = counts(&app);
+
+    cluster.stop().expect("stop PostgreSQL");
+    let attempts = held.attempt(&app).await;
+    let discovery = app.get("/.well-known/openid-configuration").await;
+    let jwks = app.get("/jwks").await;
+    cluster.start_again().expect("start PostgreSQL again");
+
+    attempts.assert_unavailable();
+    assert_eq!(discovery.status, 200, "discovery needs no database");
+    assert_eq!(jwks.status, 200, "the JWKS is served from memory");
+    assert_eq!(
+        before,
+        counts(&app),
+        "nothing was written while PostgreSQL was down"
+    );
+    held.assert_recovered(&app).await;
 }
