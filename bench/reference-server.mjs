@@ -5,7 +5,9 @@
 //
 // Before listening it stores, through the provider's own models, for one account, an access
 // token (written to REF_ACCESS_OUT) and REF_REFRESH_COUNT refresh tokens (written to
-// REF_REFRESH_OUT, one a line): the tokens a finished code flow would hold. run.sh copies this
+// REF_REFRESH_OUT, one a line): the tokens a finished code flow would hold. Its in-memory
+// adapter keeps about 1,000 entries (an LRU), so run.sh asks for 100 refresh tokens and its wrk
+// script presents each rotated token again soon after it was issued. run.sh copies this
 // file next to the reference's package.json and node_modules.
 import * as crypto from 'node:crypto';
 import { writeFileSync } from 'node:fs';

@@ -341,9 +341,9 @@ tessera_rows() {
 
 # --- limits -------------------------------------------------------------------------------
 limits() {
-  local seconds=2
-  [ "$QUICK" = 0 ] || seconds=0.5
-  record "$("$BENCH" limits --seconds "$seconds")" || fail "tessera-bench limits failed"
+  local args=(--seconds 1 --rounds 3)
+  [ "$QUICK" = 0 ] || args=(--seconds 0.5 --rounds 1)
+  record "$("$BENCH" limits "${args[@]}")" || fail "tessera-bench limits failed"
   say "limits: $(tail -n 1 "$RESULTS")"
   if [ "$QUICK" = 0 ] && command -v openssl >/dev/null 2>&1; then
     local line
@@ -377,7 +377,7 @@ reference() {
   secret="$(random_secret)"
   REF_PORT="$port" REF_CLIENT_ID=bench-ref REF_CLIENT_SECRET="$secret" \
     REF_ACCESS_OUT="$WORK/ref-access.txt" REF_REFRESH_OUT="$WORK/ref-refresh.txt" \
-    REF_REFRESH_COUNT=200 node "$dir/reference-server.mjs" >"$WORK/reference.log" 2>&1 </dev/null &
+    REF_REFRESH_COUNT=100 node "$dir/reference-server.mjs" >"$WORK/reference.log" 2>&1 </dev/null &
   REF_PID=$!
   local ref="http://127.0.0.1:$port" up=""
   for _ in $(seq 1 300); do

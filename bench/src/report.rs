@@ -135,7 +135,10 @@ pub fn render(text: &str) -> anyhow::Result<String> {
     if let Some(r) = kinds.get("reference") {
         writeln!(
             out,
-            "Reference: {} (Node {}, in-memory storage, one thread); idle RSS {} MiB.",
+            "Reference: {} (Node {}, in-memory storage, one thread); idle RSS {} MiB. Its \
+             access tokens from a code flow are opaque (introspection and userinfo look them up \
+             instead of verifying a signature) and its refresh answer carries one signature (the \
+             ID token) where Tessera's carries two.",
             r["name"].as_str().unwrap_or("?"),
             r["node"].as_str().unwrap_or("?"),
             mib(num(r, "idle_rss_kib") as u64),
