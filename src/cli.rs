@@ -155,7 +155,8 @@ fn open_db(config: &Config) -> anyhow::Result<Db> {
 }
 
 /// Runs every command but `serve` (which needs the async runtime; see `main`).
-/// Key changes made from the command line are audited as the `cli` actor (stored and logged).
+/// Users, clients and keys made or changed from the command line are audited as the `cli`
+/// actor (stored and logged).
 fn by_cli(now: i64) -> manage::ops::By<'static> {
     static CLI: crate::audit::Actor = crate::audit::Actor::Cli;
     static AUDIT: std::sync::LazyLock<crate::audit::Auditor> =
@@ -184,19 +185,22 @@ pub fn run_command(command: Command, config: &Config) -> anyhow::Result<()> {
             };
             let db = open_db(config)?;
             let mut conn = db.conn()?;
-            let user = manage::create_user(
-                &mut conn,
-                NewUser {
-                    username: args.username,
-                    email: args.email,
-                    password: password.clone(),
-                    name: args.name,
-                    admin: args.admin,
-                },
-                now,
-            )?;
+            let by = by_cli(now);
+            let new = NewUser {
+                username: args.username,
+                email: args.email,
+                password: password.clone(),
+                name: args.name,
+                admin: args.admin,
+            };
+            let user = manage::ops::create_user(&mut conn, &by, new, vec![], vec![])?.user;
             if args.require_mfa {
-                manage::set_mfa_required(&mut conn, &user.username, true)?;
+                let changes = manage::ops::UserChanges {
+                    mfa_required: Some(true),
+                    ..Default::default()
+                };
+                let ttl = config.access_token_ttl.as_secs() as i64;
+                manage::ops::update_user(&mut conn, &by, &user.id, changes, ttl)?;
             }
             let shown = args.generate_password.then_some(password);
             if args.json {
@@ -223,8 +227,9 @@ pub fn run_command(command: Command, config: &Config) -> anyhow::Result<()> {
             };
             let db = open_db(config)?;
             let client_id = args.client_id.clone();
-            let issued = manage::create_client(
+            let issued = manage::ops::create_client(
                 &mut *db.conn()?,
+                &by_cli(now),
                 NewClient {
                     client_id: args.client_id,
                     name: args.name,
@@ -236,7 +241,6 @@ pub fn run_command(command: Command, config: &Config) -> anyhow::Result<()> {
                     first_party: args.first_party,
                     secret,
                 },
-                now,
             )?;
             // A secret supplied on stdin is the caller's already: print only a generated one.
             let shown = if args.secret_stdin { None } else { issued };

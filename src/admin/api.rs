@@ -7,10 +7,12 @@ use serde::Serialize;
 
 use super::api_types::*;
 use super::auth::AdminToken;
+use super::paging::{ApiSlice, ListQuery};
 use super::problem::{ApiError, Problem, json_body};
 use super::{access_ttl, run_op};
 use crate::clock;
-use crate::db::{self, DbError};
+use crate::db::search::{Page, Slice};
+use crate::db::{self, Conn, DbError};
 use crate::manage::ops::{self, ClientChanges, UserChanges};
 use crate::manage::{ManageError, NewClient, NewUser};
 use crate::state::AppState;
@@ -23,6 +25,22 @@ fn json<T: Serialize>(status: StatusCode, body: &T) -> HttpResponse {
     HttpResponse::build(status)
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .json(body)
+}
+
+/// Answers one page of a listing: reads `?q=&page=&per_page=` (after the token was checked, so
+/// that a caller without one learns nothing), loads the page off the async workers, and
+/// answers its rows converted to `O`.
+async fn listing<T, O, F>(state: &AppState, req: &HttpRequest, load: F) -> Answer
+where
+    F: FnOnce(&mut Conn, &Slice) -> Result<Page<T>, ManageError> + Send + 'static,
+    T: Into<O> + Send + 'static,
+    O: Serialize,
+{
+    let asked = ApiSlice::parse(req.query_string())?;
+    let slice = asked.slice.clone();
+    let page = state.db.run(move |conn| load(conn, &slice)).await?;
+    let rows: Vec<O> = page.rows.into_iter().map(Into::into).collect();
+    Ok(asked.answer(req.path(), page.total, &rows))
 }
 
 pub fn scope() -> Scope {
@@ -84,16 +102,19 @@ pub async fn dashboard(_admin: AdminToken, state: web::Data<AppState>) -> Answer
     ))
 }
 
-/// Every registered client.
-#[utoipa::path(get, path = "/admin/api/v1/clients", tag = "clients",
-    responses((status = 200, body = Vec<ClientOut>), (status = 401, body = Problem), (status = 403, body = Problem)))]
-pub async fn list_clients(_admin: AdminToken, state: web::Data<AppState>) -> Answer {
-    let clients = state
-        .db
-        .run(|conn| db::admin::clients(conn).map_err(DbError::from))
-        .await?;
-    let out: Vec<ClientOut> = clients.into_iter().map(ClientOut::from).collect();
-    Ok(json(StatusCode::OK, &out))
+/// Registered clients, by client id, a page at a time, optionally filtered by text.
+#[utoipa::path(get, path = "/admin/api/v1/clients", tag = "clients", params(ListQuery),
+    responses((status = 200, body = Vec<ClientOut>, headers(("X-Total-Count" = i64, description = "rows matching in all"), ("Link" = String, description = "RFC 8288 links to the first, previous, next and last pages"))), (status = 400, body = Problem),
+        (status = 401, body = Problem), (status = 403, body = Problem)))]
+pub async fn list_clients(
+    _admin: AdminToken,
+    state: web::Data<AppState>,
+    req: HttpRequest,
+) -> Answer {
+    listing::<_, ClientOut, _>(&state, &req, |conn, slice| {
+        Ok(db::admin::clients(conn, slice).map_err(DbError::from)?)
+    })
+    .await
 }
 
 /// Registers a client; a confidential client's secret is generated and answered once.
@@ -216,13 +237,16 @@ pub async fn rotate_secret(
     ))
 }
 
-/// Every user, with roles and groups.
-#[utoipa::path(get, path = "/admin/api/v1/users", tag = "users",
-    responses((status = 200, body = Vec<UserOut>), (status = 401, body = Problem), (status = 403, body = Problem)))]
-pub async fn list_users(_admin: AdminToken, state: web::Data<AppState>) -> Answer {
-    let users = state.db.run(ops::users).await.map_err(ApiError::from)?;
-    let out: Vec<UserOut> = users.into_iter().map(UserOut::from).collect();
-    Ok(json(StatusCode::OK, &out))
+/// Users with roles and groups, by username, a page at a time, optionally filtered by text.
+#[utoipa::path(get, path = "/admin/api/v1/users", tag = "users", params(ListQuery),
+    responses((status = 200, body = Vec<UserOut>, headers(("X-Total-Count" = i64, description = "rows matching in all"), ("Link" = String, description = "RFC 8288 links to the first, previous, next and last pages"))), (status = 400, body = Problem),
+        (status = 401, body = Problem), (status = 403, body = Problem)))]
+pub async fn list_users(
+    _admin: AdminToken,
+    state: web::Data<AppState>,
+    req: HttpRequest,
+) -> Answer {
+    listing::<_, UserOut, _>(&state, &req, ops::users).await
 }
 
 /// Creates a user; without a password one is generated and answered once.
@@ -344,17 +368,20 @@ pub async fn reset_mfa(
     Ok(HttpResponse::NoContent().finish())
 }
 
-/// Live browser sessions, newest first.
-#[utoipa::path(get, path = "/admin/api/v1/sessions", tag = "sessions",
-    responses((status = 200, body = Vec<SessionOut>), (status = 401, body = Problem), (status = 403, body = Problem)))]
-pub async fn list_sessions(_admin: AdminToken, state: web::Data<AppState>) -> Answer {
+/// Live browser sessions, newest first, a page at a time, optionally filtered by username.
+#[utoipa::path(get, path = "/admin/api/v1/sessions", tag = "sessions", params(ListQuery),
+    responses((status = 200, body = Vec<SessionOut>, headers(("X-Total-Count" = i64, description = "rows matching in all"), ("Link" = String, description = "RFC 8288 links to the first, previous, next and last pages"))), (status = 400, body = Problem),
+        (status = 401, body = Problem), (status = 403, body = Problem)))]
+pub async fn list_sessions(
+    _admin: AdminToken,
+    state: web::Data<AppState>,
+    req: HttpRequest,
+) -> Answer {
     let now = clock::now();
-    let sessions = state
-        .db
-        .run(move |conn| db::admin::live_sessions(conn, now).map_err(DbError::from))
-        .await?;
-    let out: Vec<SessionOut> = sessions.into_iter().map(SessionOut::from).collect();
-    Ok(json(StatusCode::OK, &out))
+    listing::<_, SessionOut, _>(&state, &req, move |conn, slice| {
+        Ok(db::admin::live_sessions(conn, now, slice).map_err(DbError::from)?)
+    })
+    .await
 }
 
 /// Ends a browser session.

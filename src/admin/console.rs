@@ -10,6 +10,7 @@ use super::auth::AdminSession;
 use super::console_clients::*;
 use super::console_pages::*;
 use super::console_users::*;
+use super::paging::{Pager, console_slice};
 use super::run_op;
 use crate::clock;
 use crate::db::{self, DbError};
@@ -42,9 +43,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/admin/keys/{kid}/retire", web::post().to(retire_key))
         .route("/admin/audit", web::get().to(audit));
 }
-
-/// Events on one page of the audit log.
-const AUDIT_PAGE: i64 = 50;
 
 pub(super) fn page<T: Template>(status: StatusCode, page: &T) -> HttpResponse {
     pages::html(status, page)
@@ -160,9 +158,11 @@ async fn sessions(
     req: HttpRequest,
 ) -> HttpResponse {
     let now = clock::now();
+    let (slice, page_no) = console_slice(req.query_string());
+    let asked = slice.clone();
     match state
         .db
-        .run(move |conn| db::admin::live_sessions(conn, now).map_err(DbError::from))
+        .run(move |conn| db::admin::live_sessions(conn, now, &asked).map_err(DbError::from))
         .await
     {
         Ok(list) => page(
@@ -173,7 +173,8 @@ async fn sessions(
                 admin_name: admin.user.username,
                 notice: notice(&req),
                 error: None,
-                sessions: list.into_iter().map(SessionLine::from).collect(),
+                pager: Pager::new("/admin/sessions", &slice, page_no, list.total),
+                sessions: list.rows.into_iter().map(SessionLine::from).collect(),
             },
         ),
         Err(e) => crate::web::unavailable(e),
@@ -286,38 +287,17 @@ async fn retire_key(
 }
 
 async fn audit(admin: AdminSession, state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
-    let params = Params::parse(req.query_string().as_bytes()).unwrap_or_default();
-    let query: String = params
-        .get("q")
-        .unwrap_or("")
-        .trim()
-        .chars()
-        .take(200)
-        .collect();
-    let page_no = params
-        .get("page")
-        .and_then(|p| p.parse::<i64>().ok())
-        .filter(|p| (1..=1_000_000).contains(p))
-        .unwrap_or(1);
-    let text = query.clone();
+    let (slice, page_no) = console_slice(req.query_string());
+    let asked = slice.clone();
     let loaded = state
         .db
         .run(move |conn| {
-            db::audit::search(conn, Some(&text), (page_no - 1) * AUDIT_PAGE, AUDIT_PAGE)
-                .map_err(DbError::from)
+            db::audit::search(conn, asked.text(), asked.offset, asked.limit).map_err(DbError::from)
         })
         .await;
     let (rows, total) = match loaded {
         Ok(r) => r,
         Err(e) => return crate::web::unavailable(e),
-    };
-    let pages = ((total + AUDIT_PAGE - 1) / AUDIT_PAGE).max(1);
-    let link = |p: i64| {
-        let q = url::form_urlencoded::Serializer::new(String::new())
-            .append_pair("q", &query)
-            .append_pair("page", &p.to_string())
-            .finish();
-        format!("/admin/audit?{q}")
     };
     page(
         StatusCode::OK,
@@ -327,12 +307,7 @@ async fn audit(admin: AdminSession, state: web::Data<AppState>, req: HttpRequest
             admin_name: admin.user.username,
             notice: None,
             error: None,
-            previous: (page_no > 1).then(|| link(page_no - 1)),
-            next: (page_no < pages).then(|| link(page_no + 1)),
-            query,
-            total,
-            page: page_no,
-            pages,
+            pager: Pager::new("/admin/audit", &slice, page_no, total),
             events: rows.into_iter().map(AuditLine::from).collect(),
         },
     )

@@ -6,6 +6,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use super::auth::AdminSession;
 use super::console::{failure, form, form_error, notice, page, see_other};
 use super::console_pages::*;
+use super::paging::{Pager, console_slice};
 use super::run_op;
 use crate::db::{self, DbError};
 use crate::manage::ops::{self, ClientChanges};
@@ -20,10 +21,13 @@ async fn clients_page(
     notice: Option<&'static str>,
     error: Option<String>,
     form: ClientForm,
+    query_string: &str,
 ) -> HttpResponse {
+    let (slice, page_no) = console_slice(query_string);
+    let asked = slice.clone();
     match state
         .db
-        .run(|conn| db::admin::clients(conn).map_err(DbError::from))
+        .run(move |conn| db::admin::clients(conn, &asked).map_err(DbError::from))
         .await
     {
         Ok(clients) => page(
@@ -34,7 +38,8 @@ async fn clients_page(
                 admin_name: admin.user.username,
                 notice,
                 error,
-                clients,
+                pager: Pager::new("/admin/clients", &slice, page_no, clients.total),
+                clients: clients.rows,
                 form,
             },
         ),
@@ -54,6 +59,7 @@ pub async fn clients(
         notice(&req),
         None,
         ClientForm::blank(),
+        req.query_string(),
     )
     .await
 }
@@ -109,6 +115,7 @@ pub async fn create_client(
                     None,
                     Some(message),
                     f,
+                    "",
                 )
                 .await
             }

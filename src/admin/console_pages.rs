@@ -3,6 +3,7 @@
 
 use askama::Template;
 
+use super::paging::Pager;
 use crate::db::admin::{Counts, SessionInfo};
 use crate::db::audit::AuditRow;
 use crate::db::clients::Client;
@@ -160,6 +161,7 @@ pub struct ClientsPage {
     pub admin_name: String,
     pub notice: Option<&'static str>,
     pub error: Option<String>,
+    pub pager: Pager,
     pub clients: Vec<Client>,
     pub form: ClientForm,
 }
@@ -211,6 +213,7 @@ pub struct UsersPage {
     pub admin_name: String,
     pub notice: Option<&'static str>,
     pub error: Option<String>,
+    pub pager: Pager,
     pub users: Vec<UserView>,
     pub form: UserForm,
 }
@@ -258,6 +261,7 @@ pub struct SessionsPage {
     pub admin_name: String,
     pub notice: Option<&'static str>,
     pub error: Option<String>,
+    pub pager: Pager,
     pub sessions: Vec<SessionLine>,
 }
 
@@ -289,11 +293,6 @@ pub struct AuditPage {
     pub admin_name: String,
     pub notice: Option<&'static str>,
     pub error: Option<String>,
-    pub query: String,
-    pub total: i64,
-    pub page: i64,
-    pub pages: i64,
-    pub previous: Option<String>,
-    pub next: Option<String>,
+    pub pager: Pager,
     pub events: Vec<AuditLine>,
 }

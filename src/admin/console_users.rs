@@ -6,6 +6,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use super::auth::AdminSession;
 use super::console::{failure, form, form_error, notice, page, see_other};
 use super::console_pages::*;
+use super::paging::{Pager, console_slice};
 use super::{access_ttl, run_op};
 use crate::domain::params::Params;
 use crate::manage::NewUser;
@@ -20,8 +21,11 @@ async fn users_page(
     notice: Option<&'static str>,
     error: Option<String>,
     form: UserForm,
+    query_string: &str,
 ) -> HttpResponse {
-    match state.db.run(ops::users).await {
+    let (slice, page_no) = console_slice(query_string);
+    let asked = slice.clone();
+    match state.db.run(move |conn| ops::users(conn, &asked)).await {
         Ok(users) => page(
             status,
             &UsersPage {
@@ -30,7 +34,8 @@ async fn users_page(
                 admin_name: admin.user.username,
                 notice,
                 error,
-                users,
+                pager: Pager::new("/admin/users", &slice, page_no, users.total),
+                users: users.rows,
                 form,
             },
         ),
@@ -50,6 +55,7 @@ pub async fn users(
         notice(&req),
         None,
         UserForm::default(),
+        req.query_string(),
     )
     .await
 }
@@ -113,6 +119,7 @@ pub async fn create_user(
                     None,
                     Some(message),
                     f,
+                    "",
                 )
                 .await
             }

@@ -10,6 +10,7 @@ pub mod console;
 pub mod console_clients;
 pub mod console_pages;
 pub mod console_users;
+pub mod paging;
 pub mod problem;
 
 use actix_web::web;

@@ -4,6 +4,7 @@ use diesel::prelude::*;
 
 use super::clients::{Client, ClientRow};
 use super::schema::{clients, consents, refresh_tokens, sessions, users};
+use super::search::{self, Page, Slice};
 use super::sessions::Session;
 use super::users::User;
 
@@ -43,22 +44,59 @@ pub fn counts(conn: &mut super::Conn, now: i64) -> QueryResult<Counts> {
     })
 }
 
-pub fn users(conn: &mut super::Conn) -> QueryResult<Vec<User>> {
-    users::table
-        .order(users::username.asc())
-        .select(User::as_select())
-        .load(conn)
+/// A page of users whose username or email contains the search text, by username.
+pub fn users(conn: &mut super::Conn, slice: &Slice) -> QueryResult<Page<User>> {
+    let filtered = || {
+        let mut q = users::table.into_boxed();
+        if let Some(text) = slice.text() {
+            let pattern = search::contains(text);
+            q = q.filter(
+                users::username
+                    .like(pattern.clone())
+                    .escape('\\')
+                    .or(users::email.like(pattern).escape('\\')),
+            );
+        }
+        q
+    };
+    Ok(Page {
+        total: filtered().count().get_result(conn)?,
+        rows: filtered()
+            .order(users::username.asc())
+            .offset(slice.offset)
+            .limit(slice.limit)
+            .select(User::as_select())
+            .load(conn)?,
+    })
 }
 
-pub fn clients(conn: &mut super::Conn) -> QueryResult<Vec<Client>> {
-    clients::table
+/// A page of clients whose client id or name contains the search text, by client id.
+pub fn clients(conn: &mut super::Conn, slice: &Slice) -> QueryResult<Page<Client>> {
+    let filtered = || {
+        let mut q = clients::table.into_boxed();
+        if let Some(text) = slice.text() {
+            let pattern = search::contains(text);
+            q = q.filter(
+                clients::client_id
+                    .like(pattern.clone())
+                    .escape('\\')
+                    .or(clients::name.like(pattern).escape('\\')),
+            );
+        }
+        q
+    };
+    let rows: Vec<ClientRow> = filtered()
         .order(clients::client_id.asc())
+        .offset(slice.offset)
+        .limit(slice.limit)
         .select(ClientRow::as_select())
-        .load(conn)
-        .map(|rows| rows.into_iter().map(Client::from).collect())
+        .load(conn)?;
+    Ok(Page {
+        total: filtered().count().get_result(conn)?,
+        rows: rows.into_iter().map(Client::from).collect(),
+    })
 }
 
-/// Writes every field of a client except its id and creation time.
 pub fn update_client(conn: &mut super::Conn, client: &Client) -> QueryResult<usize> {
     let row = ClientRow::from(client);
     diesel::update(clients::table.find(&client.id))
@@ -117,18 +155,35 @@ pub struct SessionInfo {
     pub username: String,
 }
 
-/// Unexpired sessions, newest first.
-pub fn live_sessions(conn: &mut super::Conn, now: i64) -> QueryResult<Vec<SessionInfo>> {
-    let rows: Vec<(Session, String)> = sessions::table
-        .inner_join(users::table)
-        .filter(sessions::expires_at.gt(now))
-        .order(sessions::created_at.desc())
+/// A page of unexpired sessions whose username contains the search text, newest first.
+pub fn live_sessions(
+    conn: &mut super::Conn,
+    now: i64,
+    slice: &Slice,
+) -> QueryResult<Page<SessionInfo>> {
+    let filtered = || {
+        let mut q = sessions::table
+            .inner_join(users::table)
+            .filter(sessions::expires_at.gt(now))
+            .into_boxed();
+        if let Some(text) = slice.text() {
+            q = q.filter(users::username.like(search::contains(text)).escape('\\'));
+        }
+        q
+    };
+    let rows: Vec<(Session, String)> = filtered()
+        .order((sessions::created_at.desc(), sessions::sid.asc()))
+        .offset(slice.offset)
+        .limit(slice.limit)
         .select((Session::as_select(), users::username))
         .load(conn)?;
-    Ok(rows
-        .into_iter()
-        .map(|(session, username)| SessionInfo { session, username })
-        .collect())
+    Ok(Page {
+        total: filtered().count().get_result(conn)?,
+        rows: rows
+            .into_iter()
+            .map(|(session, username)| SessionInfo { session, username })
+            .collect(),
+    })
 }
 
 /// Ends every session of a user (when disabled or their password is reset).

@@ -38,7 +38,7 @@ pub fn search(
     let filtered = || {
         let mut q = audit_events::table.into_boxed();
         if let Some(text) = query.filter(|t| !t.is_empty()) {
-            let pattern = format!("%{}%", escape_like(text));
+            let pattern = super::search::contains(text);
             q = q.filter(
                 audit_events::actor
                     .like(pattern.clone())
@@ -58,16 +58,4 @@ pub fn search(
         .select(AuditRow::as_select())
         .load(conn)?;
     Ok((rows, total))
-}
-
-/// Escapes LIKE wildcards so a search matches the text literally.
-fn escape_like(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        if matches!(c, '%' | '_' | '\\') {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out
 }

@@ -13,6 +13,7 @@ pub mod keys;
 pub mod mfa;
 pub mod roles;
 pub mod schema;
+pub mod search;
 pub mod sessions;
 pub mod throttle;
 pub mod tokens;

@@ -6,6 +6,7 @@ use crate::audit::{Actor, Auditor, event};
 use crate::crypto::{password, random};
 use crate::db::clients::Client;
 use crate::db::roles::{ADMIN_ROLE, Membership};
+use crate::db::search::{Page, Slice};
 use crate::db::users::User;
 use crate::db::{self, Conn};
 
@@ -178,13 +179,18 @@ pub fn user(conn: &mut Conn, user_id: &str) -> Result<UserView, ManageError> {
     Ok(UserView { user, membership })
 }
 
-pub fn users(conn: &mut Conn) -> Result<Vec<UserView>, ManageError> {
-    let mut out = Vec::new();
-    for user in db::admin::users(conn)? {
+/// A page of users with their roles and groups.
+pub fn users(conn: &mut Conn, slice: &Slice) -> Result<Page<UserView>, ManageError> {
+    let page = db::admin::users(conn, slice)?;
+    let mut rows = Vec::with_capacity(page.rows.len());
+    for user in page.rows {
         let membership = db::roles::of(conn, &user)?;
-        out.push(UserView { user, membership });
+        rows.push(UserView { user, membership });
     }
-    Ok(out)
+    Ok(Page {
+        rows,
+        total: page.total,
+    })
 }
 
 /// Creates a user with roles and groups.

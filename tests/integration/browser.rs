@@ -144,6 +144,13 @@ impl Form {
         let inputs = Selector::parse("input[name]").expect("selector");
         let buttons = Selector::parse("button, input[type=submit]").expect("selector");
         doc.select(&forms).find_map(|form| {
+            // A search form (method="get") sends a query, not a post.
+            if form
+                .attr("method")
+                .is_some_and(|m| m.eq_ignore_ascii_case("get"))
+            {
+                return None;
+            }
             let raw = form.attr("action").unwrap_or("");
             let path = raw.split('?').next().unwrap_or("");
             let path = path

@@ -48,7 +48,7 @@ async fn an_admin_creates_a_client_in_the_console_and_it_signs_people_in_in_chro
             c.fill("name", "Made in the console").await;
             c.fill("redirect_uris", &redirect).await;
             c.click_css("input[name=first_party]").await;
-            c.click_css("form[action='/admin/clients'] button[type=submit]")
+            c.click_css("form[method='post'][action='/admin/clients'] button[type=submit]")
                 .await;
             assert_eq!(c.heading().await, format!("Client {APP} registered"));
             let secret = c.text_of("#secret").await;

@@ -393,7 +393,7 @@ fn keys_in_the_database_are_pre_published_before_they_sign() {
 }
 
 #[test]
-fn user_create_applies_the_password_policy_and_can_require_mfa() {
+fn user_create_applies_the_password_policy_can_require_mfa_and_is_audited() {
     let cli = Cli::new();
     let create = |username: &str, password: &str, extra: &[&str]| {
         let mut args = vec![
@@ -431,4 +431,36 @@ fn user_create_applies_the_password_policy_and_can_require_mfa() {
         .expect("query")
         .expect("dave exists");
     assert!(user.mfa_required, "--require-mfa sets the flag");
+    let svc = [
+        "client",
+        "create",
+        "--client-id",
+        "svc",
+        "--name",
+        "Svc",
+        "--grant-type",
+        "client_credentials",
+    ];
+    assert_eq!(code(&cli.run(&svc)), 0);
+
+    // What the command line made is in the audit log, as the `cli` actor, without the password.
+    let (events, _) =
+        tessera::db::audit::search(&mut db.conn().expect("conn"), None, 0, 50).expect("audit");
+    let seen: Vec<(&str, &str, &str)> = events
+        .iter()
+        .map(|e| (e.actor.as_str(), e.action.as_str(), e.target.as_str()))
+        .collect();
+    for expected in [
+        ("cli", "user.created", user.id.as_str()),
+        ("cli", "user.updated", user.id.as_str()),
+        ("cli", "client.created", "svc"),
+    ] {
+        assert!(seen.contains(&expected), "{expected:?} in {seen:?}");
+    }
+    assert_eq!(
+        events.len(),
+        3,
+        "the refused creations left no event: {seen:?}"
+    );
+    assert!(events.iter().all(|e| !e.detail.contains("long enough")));
 }

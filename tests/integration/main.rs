@@ -9,6 +9,7 @@ mod account;
 mod admin_api;
 mod admin_api_users;
 mod admin_console;
+mod admin_paging;
 mod admin_support;
 mod audit;
 mod audit_log;
