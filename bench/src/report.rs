@@ -125,7 +125,7 @@ pub fn render(text: &str) -> anyhow::Result<String> {
     if let Some(l) = limits {
         writeln!(
             out,
-            "Limits on {} threads: RS256 (RSA-2048) {} signatures/s, ES256 {} /s, Ed25519 {} /s, \
+            "- Limits on {} threads: RS256 (RSA-2048) {} signatures/s, ES256 {} /s, Ed25519 {} /s, \
              RS256 verify {} /s, argon2id (server parameters) {} /s ({:.1} ms each on one thread).",
             l["threads"],
             rate(num(l, "rs256_sign_per_s")),
@@ -139,7 +139,7 @@ pub fn render(text: &str) -> anyhow::Result<String> {
     if let Some(o) = kinds.get("openssl") {
         writeln!(
             out,
-            "Cross-check `openssl speed -multi {} rsa2048`: {} sign/s, {} verify/s.",
+            "- Cross-check `openssl speed -multi {} rsa2048`: {} sign/s, {} verify/s.",
             o["multi"],
             rate(num(o, "sign_per_s")),
             rate(num(o, "verify_per_s")),
@@ -148,7 +148,7 @@ pub fn render(text: &str) -> anyhow::Result<String> {
     if let Some(s) = kinds.get("startup") {
         writeln!(
             out,
-            "Start-up to the first answer on an existing database: median {:.0} ms over {} runs; \
+            "- Start-up to the first answer on an existing database: median {:.0} ms over {} runs; \
              idle RSS {} MiB.",
             num(s, "median_ms"),
             s["runs_ms"].as_array().map_or(0, Vec::len),
@@ -158,7 +158,7 @@ pub fn render(text: &str) -> anyhow::Result<String> {
     if let Some(r) = kinds.get("reference") {
         writeln!(
             out,
-            "Reference: {} (Node {}, in-memory storage, one thread); idle RSS {} MiB. Its \
+            "- Reference: {} (Node {}, in-memory storage, one thread); idle RSS {} MiB. Its \
              access tokens from a code flow are opaque (introspection and userinfo look them up \
              instead of verifying a signature) and its refresh answer carries one signature (the \
              ID token) where Tessera's carries two.",
