@@ -193,7 +193,11 @@ pub fn run_command(command: Command, config: &Config) -> anyhow::Result<()> {
                 name: args.name,
                 admin: args.admin,
             };
-            let user = manage::ops::create_user(&mut conn, &by, new, vec![], vec![])?.user;
+            // The command line hashes on its own thread: it serves no one else meanwhile.
+            manage::check_new_user(&new)?;
+            let hash = crate::crypto::password::hash(&new.password)
+                .map_err(|_| manage::ManageError::Hash)?;
+            let user = manage::ops::create_user(&mut conn, &by, new, hash, vec![], vec![])?.user;
             if args.require_mfa {
                 let changes = manage::ops::UserChanges {
                     mfa_required: Some(true),

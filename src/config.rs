@@ -1,6 +1,8 @@
 //! Settings, layered defaults → optional TOML file → `TESSERA_*` environment variables, and
 //! validated once at start-up. A bad value names its variable and what it expects.
 
+mod parse;
+
 use std::collections::HashMap;
 use std::fmt;
 use std::net::SocketAddr;
@@ -8,6 +10,9 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::db::DatabaseUrl;
+use parse::{
+    audit_webhook, parse_busy_timeout, parse_count, parse_duration, parse_issuer, read_toml,
+};
 
 /// A secret that never prints.
 #[derive(Clone, PartialEq, Eq)]
@@ -61,6 +66,11 @@ pub struct Config {
     pub database_busy_timeout: Duration,
     /// Where audit events are delivered, if anywhere.
     pub audit_webhook: Option<AuditWebhook>,
+    /// How many argon2 hashes run at once (`TESSERA_PASSWORD_HASHING_THREADS`).
+    pub password_hashing_threads: usize,
+    /// How many password checks may wait for a hashing thread before sign-ins are answered
+    /// 503 (`TESSERA_PASSWORD_HASHING_QUEUE`).
+    pub password_hashing_queue: usize,
 }
 
 /// Delivery of audit events to a webhook (`TESSERA_AUDIT_WEBHOOK_*`).
@@ -131,6 +141,25 @@ impl fmt::Debug for KeyEncryptionKey {
 /// How long the JWKS may be cached (its `Cache-Control: max-age`).
 pub const JWKS_MAX_AGE: Duration = Duration::from_secs(300);
 
+/// The argon2 executor's size: threads (default: the available parallelism) and queue
+/// (default: 32 per thread).
+fn hashing(get: &dyn Fn(&str) -> Option<String>) -> Result<(usize, usize), ConfigError> {
+    const THREADS: &str = "TESSERA_PASSWORD_HASHING_THREADS";
+    const QUEUE: &str = "TESSERA_PASSWORD_HASHING_QUEUE";
+    let threads = match get(THREADS) {
+        Some(raw) => parse_count(&raw, 1, MAX_HASHING_THREADS).map_err(|m| err(THREADS, m))?,
+        None => std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+            .min(MAX_HASHING_THREADS),
+    };
+    let queue = match get(QUEUE) {
+        Some(raw) => parse_count(&raw, 0, MAX_HASHING_QUEUE).map_err(|m| err(QUEUE, m))?,
+        None => threads * HASHING_QUEUE_PER_THREAD,
+    };
+    Ok((threads, queue))
+}
+
 /// A setting that could not be used.
 #[derive(Debug, thiserror::Error)]
 #[error("{variable}: {message}")]
@@ -188,7 +217,25 @@ const SETTINGS: &[(&str, &str, Option<&str>)] = &[
         "database_busy_timeout",
         Some("5s"),
     ),
+    (
+        "TESSERA_PASSWORD_HASHING_THREADS",
+        "password_hashing_threads",
+        None,
+    ),
+    (
+        "TESSERA_PASSWORD_HASHING_QUEUE",
+        "password_hashing_queue",
+        None,
+    ),
 ];
+
+/// Most argon2 threads (each hash holds 19 MiB while it runs).
+const MAX_HASHING_THREADS: usize = 256;
+/// Most password checks waiting for a thread.
+const MAX_HASHING_QUEUE: usize = 100_000;
+/// Waiting checks per hashing thread unless configured: about half a second of work at 16 ms
+/// per hash.
+const HASHING_QUEUE_PER_THREAD: usize = 32;
 
 impl Config {
     /// Reads the process environment and, when given, the TOML file.
@@ -287,7 +334,10 @@ impl Config {
             Some(_) => ttl("TESSERA_KEY_PREPUBLISH", Duration::from_secs(7 * DAY))?,
             None => JWKS_MAX_AGE + key_reload_interval,
         };
+        let (password_hashing_threads, password_hashing_queue) = hashing(&get)?;
         Ok(Self {
+            password_hashing_threads,
+            password_hashing_queue,
             log_format,
             cleanup_interval: ttl("TESSERA_CLEANUP_INTERVAL", Duration::from_secs(DAY))?,
             key_encryption_key,
@@ -326,113 +376,6 @@ impl Config {
     }
 }
 
-fn read_toml(path: &Path) -> Result<HashMap<String, String>, ConfigError> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| err("--config", format!("cannot read {}: {e}", path.display())))?;
-    let table: toml::Table = text.parse().map_err(|e| {
-        err(
-            "--config",
-            format!("{} is not valid TOML: {e}", path.display()),
-        )
-    })?;
-    let mut out = HashMap::new();
-    for (key, value) in table {
-        if !SETTINGS.iter().any(|(_, k, _)| *k == key) {
-            return Err(err(
-                "--config",
-                format!("unknown key `{key}` in {}", path.display()),
-            ));
-        }
-        let text = match value {
-            toml::Value::String(s) => s,
-            toml::Value::Integer(i) => i.to_string(),
-            _ => {
-                return Err(err(
-                    "--config",
-                    format!("`{key}` expects a string or a number"),
-                ));
-            }
-        };
-        out.insert(key, text);
-    }
-    Ok(out)
-}
-
-/// The audit webhook settings: a URL and a secret of at least 32 characters, or neither.
-fn audit_webhook(
-    get: &dyn Fn(&str) -> Option<String>,
-) -> Result<Option<AuditWebhook>, ConfigError> {
-    const URL: &str = "TESSERA_AUDIT_WEBHOOK_URL";
-    const SECRET: &str = "TESSERA_AUDIT_WEBHOOK_SECRET";
-    const RETRY: &str = "TESSERA_AUDIT_WEBHOOK_RETRY";
-    let (url, secret) = match (get(URL), get(SECRET)) {
-        (None, None) => return Ok(None),
-        (Some(_), None) => return Err(err(SECRET, "is required with TESSERA_AUDIT_WEBHOOK_URL")),
-        (None, Some(_)) => return Err(err(URL, "is required with TESSERA_AUDIT_WEBHOOK_SECRET")),
-        (Some(u), Some(s)) => (u, s),
-    };
-    let url = url::Url::parse(&url)
-        .ok()
-        .filter(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
-        .ok_or_else(|| err(URL, "expects an absolute http(s) URL"))?;
-    if secret.chars().count() < 32 {
-        return Err(err(SECRET, "expects at least 32 characters"));
-    }
-    let raw = get(RETRY).unwrap_or_default();
-    let first_retry = humantime::parse_duration(raw.trim())
-        .ok()
-        .filter(|d| !d.is_zero() && d.as_secs() <= 3600)
-        .ok_or_else(|| err(RETRY, "expects a duration from 1ms to 1h, e.g. 1s or 500ms"))?;
-    Ok(Some(AuditWebhook {
-        url,
-        secret: Secret::new(secret),
-        first_retry,
-    }))
-}
-
-fn parse_issuer(raw: &str) -> Result<String, String> {
-    let expects =
-        "expects an absolute http(s) URL without query or fragment, e.g. https://id.example.com";
-    let url = url::Url::parse(raw).map_err(|_| expects.to_string())?;
-    if !matches!(url.scheme(), "http" | "https")
-        || url.host().is_none()
-        || url.query().is_some()
-        || url.fragment().is_some()
-        || !url.username().is_empty()
-    {
-        return Err(expects.into());
-    }
-    Ok(raw.to_string())
-}
-
-/// `15m`, `1h`, `30d`, `90s` or a plain number of seconds; never zero.
-fn parse_duration(raw: &str) -> Result<Duration, String> {
-    let expects = "expects a duration such as 90s, 15m, 1h or 30d";
-    let raw = raw.trim();
-    let d = match raw.parse::<u64>() {
-        Ok(secs) => Duration::from_secs(secs),
-        Err(_) => humantime::parse_duration(raw).map_err(|_| expects.to_string())?,
-    };
-    if d.as_secs() == 0 {
-        return Err(format!("{expects} (at least one second)"));
-    }
-    Ok(d)
-}
-
-/// `250ms`, `5s` or a plain number of milliseconds; from 1 ms to 60 s.
-fn parse_busy_timeout(raw: &str) -> Result<Duration, String> {
-    let expects = "expects a duration from 1ms to 60s, such as 250ms or 5s";
-    let raw = raw.trim();
-    let d = match raw.parse::<u64>() {
-        Ok(ms) => Duration::from_millis(ms),
-        Err(_) => humantime::parse_duration(raw).map_err(|_| expects.to_string())?,
-    };
-    if d < Duration::from_millis(1) || d > Duration::from_secs(60) {
-        return Err(expects.into());
-    }
-    Ok(d)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -461,6 +404,27 @@ mod tests {
         assert_eq!(c.mfa, MfaPolicy::Optional);
         assert_eq!(c.registration, Registration::Off);
         assert_eq!(c.database_busy_timeout, Duration::from_secs(5));
+        assert!(c.password_hashing_threads >= 1);
+        assert_eq!(c.password_hashing_queue, 32 * c.password_hashing_threads);
+    }
+
+    #[test]
+    fn password_hashing_executor_size() {
+        let c = Config::from_sources(
+            &env(&[
+                ("TESSERA_PASSWORD_HASHING_THREADS", "3"),
+                ("TESSERA_PASSWORD_HASHING_QUEUE", "0"),
+            ]),
+            None,
+        )
+        .expect("config");
+        assert_eq!(
+            (c.password_hashing_threads, c.password_hashing_queue),
+            (3, 0)
+        );
+        let c = Config::from_sources(&env(&[("TESSERA_PASSWORD_HASHING_THREADS", "2")]), None)
+            .expect("config");
+        assert_eq!(c.password_hashing_queue, 64);
     }
 
     #[test]
@@ -515,6 +479,10 @@ mod tests {
             ("TESSERA_DATABASE_BUSY_TIMEOUT", "0"),
             ("TESSERA_DATABASE_BUSY_TIMEOUT", "2m"),
             ("TESSERA_DATABASE_BUSY_TIMEOUT", "later"),
+            ("TESSERA_PASSWORD_HASHING_THREADS", "0"),
+            ("TESSERA_PASSWORD_HASHING_THREADS", "many"),
+            ("TESSERA_PASSWORD_HASHING_QUEUE", "-1"),
+            ("TESSERA_PASSWORD_HASHING_QUEUE", "1000001"),
         ] {
             let e = Config::from_sources(&env(&[(var, value)]), None).expect_err(value);
             assert_eq!(e.variable, var);

@@ -14,6 +14,7 @@ pub mod crypto;
 pub mod db;
 pub mod domain;
 pub mod error;
+pub mod hashing;
 pub mod logging;
 pub mod manage;
 pub mod metrics;

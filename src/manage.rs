@@ -26,10 +26,22 @@ pub enum ManageError {
     Db(#[from] DbError),
     #[error("cannot hash the password")]
     Hash,
+    /// The argon2 queue was full: nothing was done; try again shortly.
+    #[error("too many passwords are being hashed right now")]
+    Busy,
     #[error(transparent)]
     Key(#[from] keys::KeyError),
     #[error("{0} not found")]
     NotFound(String),
+}
+
+impl From<crate::hashing::HashingError> for ManageError {
+    fn from(e: crate::hashing::HashingError) -> Self {
+        match e {
+            crate::hashing::HashingError::Busy => Self::Busy,
+            crate::hashing::HashingError::Failed => Self::Hash,
+        }
+    }
 }
 
 impl From<diesel::result::Error> for ManageError {
@@ -48,13 +60,35 @@ pub struct NewUser {
 }
 
 /// Validates and stores a user; the password must meet the password policy and is hashed
-/// with argon2id.
+/// with argon2id on the calling thread (the CLI and tests; the server hashes on its argon2
+/// executor and calls [`create_user_hashed`]).
 pub fn create_user(conn: &mut Conn, new: NewUser, now: i64) -> Result<User, ManageError> {
+    check_new_user(&new)?;
+    let hash = password::hash(&new.password).map_err(|_| ManageError::Hash)?;
+    create_user_hashed(conn, new, hash, now)
+}
+
+/// The checks of a new user that need no database: username, email and password policy.
+/// Run before hashing, so that a refused form costs no argon2 time.
+pub fn check_new_user(new: &NewUser) -> Result<(), ManageError> {
+    let username = Username::parse(&new.username).map_err(|m| ManageError::Invalid(m.into()))?;
+    let email = Email::parse(&new.email).map_err(|m| ManageError::Invalid(m.into()))?;
+    password_policy::check(&new.password, username.as_str(), email.as_str())
+        .map_err(|e| ManageError::Invalid(e.to_string()))
+}
+
+/// Stores a user whose password (`new.password`, checked by [`check_new_user`]) was already
+/// hashed into `password_hash`.
+pub fn create_user_hashed(
+    conn: &mut Conn,
+    new: NewUser,
+    password_hash: String,
+    now: i64,
+) -> Result<User, ManageError> {
+    check_new_user(&new)?;
     let username = Username::parse(&new.username).map_err(|m| ManageError::Invalid(m.into()))?;
     let email = Email::parse(&new.email).map_err(|m| ManageError::Invalid(m.into()))?;
     let (username, email) = (username.as_str(), email.as_str());
-    password_policy::check(&new.password, username, email)
-        .map_err(|e| ManageError::Invalid(e.to_string()))?;
     if db::users::username_taken(conn, username)? {
         return Err(ManageError::Exists(format!("user `{username}`")));
     }
@@ -64,7 +98,7 @@ pub fn create_user(conn: &mut Conn, new: NewUser, now: i64) -> Result<User, Mana
         email: email.to_string(),
         email_verified: false,
         name: new.name,
-        password_hash: password::hash(&new.password).map_err(|_| ManageError::Hash)?,
+        password_hash,
         is_admin: new.admin,
         disabled: false,
         created_at: now,

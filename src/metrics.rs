@@ -1,5 +1,6 @@
 //! Prometheus metrics of one server: requests by route and status, request latency, tokens
-//! issued by grant, failed sign-ins, and the database pool; served as text on `/metrics`.
+//! issued by grant, failed sign-ins, the database pool and the argon2 queue; served as text
+//! on `/metrics`.
 
 use std::time::Instant;
 
@@ -12,6 +13,7 @@ use prometheus::{
     Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder,
 };
 
+use crate::hashing::HashingLoad;
 use crate::state::AppState;
 
 /// Latency buckets in seconds, from a cached JWKS answer to a slow password check.
@@ -27,6 +29,7 @@ pub struct Metrics {
     tokens: IntCounterVec,
     login_failures: IntCounterVec,
     pool: IntGaugeVec,
+    hashing: IntGaugeVec,
 }
 
 impl Metrics {
@@ -72,7 +75,16 @@ impl Metrics {
         registry.register(Box::new(latency.clone()))?;
         registry.register(Box::new(tokens.clone()))?;
         registry.register(Box::new(login_failures.clone()))?;
+        let hashing = IntGaugeVec::new(
+            Opts::new(
+                "password_hashing",
+                "The argon2 executor: checks waiting and running, its queue size and threads, \
+                 and checks refused since start because the queue was full",
+            ),
+            &["state"],
+        )?;
         registry.register(Box::new(pool.clone()))?;
+        registry.register(Box::new(hashing.clone()))?;
         Ok(Self {
             registry,
             requests,
@@ -80,6 +92,7 @@ impl Metrics {
             tokens,
             login_failures,
             pool,
+            hashing,
         })
     }
 
@@ -100,13 +113,28 @@ impl Metrics {
         self.latency.with_label_values(&[route]).observe(seconds);
     }
 
-    /// The text exposition of every metric, with the pool gauges read now.
-    fn render(&self, pool: (u32, u32), max: u32) -> Result<String, prometheus::Error> {
+    /// The text exposition of every metric, with the pool and argon2 gauges read now.
+    fn render(
+        &self,
+        pool: (u32, u32),
+        max: u32,
+        hashing: HashingLoad,
+    ) -> Result<String, prometheus::Error> {
         let (connections, idle) = pool;
         let gauge = |state: &str, v: u32| self.pool.with_label_values(&[state]).set(i64::from(v));
         gauge("in_use", connections.saturating_sub(idle));
         gauge("idle", idle);
         gauge("max", max);
+        let count = |n: usize| i64::try_from(n).unwrap_or(i64::MAX);
+        for (state, value) in [
+            ("waiting", hashing.waiting),
+            ("running", hashing.running),
+            ("refused", hashing.refused),
+            ("queue_size", count(hashing.queue)),
+            ("threads", count(hashing.threads)),
+        ] {
+            self.hashing.with_label_values(&[state]).set(value);
+        }
         let mut out = Vec::new();
         TextEncoder::new().encode(&self.registry.gather(), &mut out)?;
         String::from_utf8(out).map_err(|e| prometheus::Error::Msg(e.to_string()))
@@ -142,10 +170,11 @@ pub async fn track(
 
 /// `GET /metrics`: the Prometheus text format.
 pub async fn serve(state: web::Data<AppState>) -> HttpResponse {
-    match state
-        .metrics
-        .render(state.db.pool_state(), state.db.pool_max())
-    {
+    match state.metrics.render(
+        state.db.pool_state(),
+        state.db.pool_max(),
+        state.hashing.load(),
+    ) {
         Ok(text) => HttpResponse::Ok()
             .content_type(prometheus::TEXT_FORMAT)
             .insert_header((header::CACHE_CONTROL, "no-store"))

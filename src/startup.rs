@@ -92,12 +92,19 @@ impl Application {
             Some(hook) => crate::audit::Auditor::with_webhook(hook),
             None => crate::audit::Auditor::log_only(),
         };
+        let hashing = crate::hashing::Hashing::new(
+            config.password_hashing_threads,
+            config.password_hashing_queue,
+        )
+        .context("cannot start the password hashing threads")?;
         let state = web::Data::new(AppState {
             config,
             db: db.clone(),
             keys,
             audit,
             metrics: crate::metrics::Metrics::new().context("cannot register the metrics")?,
+            hashing,
+            published: crate::oidc::published::Published::new(),
         });
         spawn_key_reloader(state.clone());
         crate::cleanup::spawn(db.clone(), state.config.cleanup_interval);

@@ -1,10 +1,13 @@
-//! What every handler shares: configuration, database, keys and the audit log.
+//! What every handler shares: configuration, database, keys, the audit log and the argon2
+//! executor.
 
 use crate::audit::{Actor, Auditor, event};
 use crate::config::Config;
 use crate::crypto::keys::KeyStore;
 use crate::db::Db;
+use crate::hashing::Hashing;
 use crate::metrics::Metrics;
+use crate::oidc::published::Published;
 
 pub struct AppState {
     pub config: Config,
@@ -12,6 +15,10 @@ pub struct AppState {
     pub keys: KeyStore,
     pub audit: Auditor,
     pub metrics: Metrics,
+    /// The argon2 executor every password hash and check goes through.
+    pub hashing: Hashing,
+    /// Discovery and JWKS, serialised once per key set.
+    pub published: Published,
 }
 
 impl AppState {

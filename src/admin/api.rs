@@ -269,8 +269,14 @@ pub async fn create_user(
         admin: false,
     };
     let (roles, groups) = (b.roles, b.groups);
+    crate::manage::check_new_user(&new)?;
+    let hash = state
+        .hashing
+        .hash(new.password.clone())
+        .await
+        .map_err(ManageError::from)?;
     let view = run_op(&state, admin.actor, move |conn, by| {
-        ops::create_user(conn, by, new, roles, groups)
+        ops::create_user(conn, by, new, hash, roles, groups)
     })
     .await?;
     Ok(json(
@@ -339,8 +345,14 @@ pub async fn reset_password(
     let given = json_body::<PasswordIn>(&req, &body)?.password;
     let id = path.into_inner();
     let ttl = access_ttl(&state);
-    let generated = run_op(&state, admin.actor, move |conn, by| {
-        ops::reset_password(conn, by, &id, given, ttl)
+    let (chosen, generated) = ops::choose_password(given)?;
+    let hash = state
+        .hashing
+        .hash(chosen)
+        .await
+        .map_err(ManageError::from)?;
+    run_op(&state, admin.actor, move |conn, by| {
+        ops::reset_password(conn, by, &id, hash, ttl)
     })
     .await?;
     Ok(json(

@@ -101,6 +101,7 @@ pub(super) fn failure(e: ManageError) -> HttpResponse {
             &format!("There is no {what}."),
         ),
         ManageError::Db(db) => crate::web::unavailable(db),
+        ManageError::Busy => crate::web::too_busy(),
         other => {
             tracing::error!(error = %other, "An admin operation failed.");
             pages::error_page(

@@ -87,11 +87,24 @@ pub async fn create_user(
         admin: false,
     };
     let (roles, groups) = (words(&f.roles), words(&f.groups));
-    match run_op(&state, admin.actor(), move |conn, by| {
-        ops::create_user(conn, by, new, roles, groups)
-    })
-    .await
-    {
+    let hashed = match crate::manage::check_new_user(&new) {
+        Ok(()) => state
+            .hashing
+            .hash(new.password.clone())
+            .await
+            .map_err(crate::manage::ManageError::from),
+        Err(e) => Err(e),
+    };
+    let created = match hashed {
+        Ok(hash) => {
+            run_op(&state, admin.actor(), move |conn, by| {
+                ops::create_user(conn, by, new, hash, roles, groups)
+            })
+            .await
+        }
+        Err(e) => Err(e),
+    };
+    match created {
         Ok(view) => match generated {
             Some(password) => page(
                 StatusCode::CREATED,
@@ -319,11 +332,18 @@ pub async fn reset_password(
     let given = (!typed.is_empty()).then_some(typed);
     let ttl = access_ttl(&state);
     let target = id.clone();
-    match run_op(&state, admin.actor(), move |conn, by| {
-        ops::reset_password(conn, by, &target, given, ttl)
-    })
-    .await
-    {
+    let outcome = match ops::choose_password(given) {
+        Ok((chosen, generated)) => match state.hashing.hash(chosen).await {
+            Ok(hash) => run_op(&state, admin.actor(), move |conn, by| {
+                ops::reset_password(conn, by, &target, hash, ttl)
+            })
+            .await
+            .map(|()| generated),
+            Err(e) => Err(e.into()),
+        },
+        Err(e) => Err(e),
+    };
+    match outcome {
         Ok(Some(password)) => page(
             StatusCode::OK,
             &SecretPage {

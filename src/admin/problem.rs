@@ -84,6 +84,10 @@ impl From<ManageError> for ApiError {
             ManageError::Exists(_) => Self::new(StatusCode::CONFLICT, e.to_string()),
             ManageError::NotFound(_) => Self::new(StatusCode::NOT_FOUND, e.to_string()),
             ManageError::Db(db) => Self::from(db),
+            ManageError::Busy => Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "too many passwords are being hashed right now, try again shortly",
+            ),
             other => {
                 tracing::error!(error = %other, cause = ?std::error::Error::source(&other),
                     "An admin operation failed.");

@@ -91,7 +91,7 @@ pub fn find(conn: &mut super::Conn, client_id: &str) -> QueryResult<Option<Clien
     clients::table
         .find(client_id)
         .select(ClientRow::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()
         .map(|row| row.map(Client::from))
 }

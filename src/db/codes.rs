@@ -37,7 +37,7 @@ pub fn find(conn: &mut super::Conn, code_hash: &str) -> QueryResult<Option<AuthC
     auth_codes::table
         .find(code_hash)
         .select(AuthCode::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()
 }
 

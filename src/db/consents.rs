@@ -14,7 +14,7 @@ pub fn granted(
     consents::table
         .find((user_id, client_id))
         .select(consents::scope)
-        .first(conn)
+        .get_result(conn)
         .optional()
 }
 

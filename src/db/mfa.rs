@@ -22,7 +22,7 @@ pub fn credential(conn: &mut super::Conn, user_id: &str) -> QueryResult<Option<T
     totp_credentials::table
         .find(user_id)
         .select(TotpCredential::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()
 }
 
@@ -147,7 +147,7 @@ pub fn find_pending(
         .find(id_hash)
         .filter(mfa_pending::expires_at.gt(now))
         .select(Pending::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()
 }
 

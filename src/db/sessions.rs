@@ -33,7 +33,7 @@ pub fn find_live(conn: &mut super::Conn, id_hash: &str, now: i64) -> QueryResult
         .filter(sessions::expires_at.gt(now))
         .filter(users::disabled.eq(false))
         .select(Session::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()
 }
 

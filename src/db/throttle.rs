@@ -17,7 +17,7 @@ pub fn is_blocked(conn: &mut super::Conn, key: &str, now: i64) -> QueryResult<bo
     let until: Option<i64> = login_throttle::table
         .find(key)
         .select(login_throttle::blocked_until)
-        .first(conn)
+        .get_result(conn)
         .optional()?;
     Ok(until.is_some_and(|u| u > now))
 }
@@ -40,7 +40,7 @@ pub fn record_failure(conn: &mut super::Conn, key: &str, free: i32, now: i64) ->
     let previous: Option<(i32, i64)> = login_throttle::table
         .find(key)
         .select((login_throttle::failures, login_throttle::last_failure_at))
-        .first(conn)
+        .get_result(conn)
         .optional()?;
     let failures = match previous {
         Some((n, last)) if now - last < FORGET_AFTER => n.saturating_add(1),

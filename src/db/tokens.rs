@@ -45,7 +45,7 @@ pub fn find(conn: &mut super::Conn, token_hash: &str) -> QueryResult<Option<Refr
     refresh_tokens::table
         .find(token_hash)
         .select(RefreshToken::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()
 }
 

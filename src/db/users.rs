@@ -31,7 +31,7 @@ pub fn find_by_username(conn: &mut super::Conn, username: &str) -> QueryResult<O
     users::table
         .filter(users::username.eq(username))
         .select(User::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()
 }
 
@@ -39,7 +39,7 @@ pub fn find(conn: &mut super::Conn, id: &str) -> QueryResult<Option<User>> {
     users::table
         .find(id)
         .select(User::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()
 }
 

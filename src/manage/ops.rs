@@ -3,7 +3,7 @@
 
 use super::{ManageError, NewClient, NewUser};
 use crate::audit::{Actor, Auditor, event};
-use crate::crypto::{password, random};
+use crate::crypto::random;
 use crate::db::clients::Client;
 use crate::db::roles::{ADMIN_ROLE, Membership};
 use crate::db::search::{Page, Slice};
@@ -198,6 +198,7 @@ pub fn create_user(
     conn: &mut Conn,
     by: &By<'_>,
     new: NewUser,
+    password_hash: String,
     roles: Vec<String>,
     groups: Vec<String>,
 ) -> Result<UserView, ManageError> {
@@ -205,7 +206,8 @@ pub fn create_user(
     let groups = names("group", groups)?;
     db::write_transaction(conn, |conn| {
         let admin = new.admin || roles.iter().any(|r| r == ADMIN_ROLE);
-        let user = super::create_user(conn, NewUser { admin, ..new }, by.now)?;
+        let user =
+            super::create_user_hashed(conn, NewUser { admin, ..new }, password_hash, by.now)?;
         db::roles::replace(conn, &user.id, &roles, &groups)?;
         by.record(
             conn,
@@ -295,35 +297,37 @@ pub fn update_user(
     })
 }
 
-/// Sets a new password (`None`: generate one and answer it, to be shown once), ending the
-/// user's sessions and revoking their tokens.
+/// The password an admin sets: the one given (8 to 1024 characters) or, for `None`, a
+/// generated one, answered a second time to be shown once.
+pub fn choose_password(given: Option<String>) -> Result<(String, Option<String>), ManageError> {
+    match given {
+        Some(p) if p.chars().count() < 8 || p.len() > 1024 => Err(ManageError::Invalid(
+            "password must be 8 to 1024 characters".into(),
+        )),
+        Some(p) => Ok((p, None)),
+        None => {
+            let generated = random::token();
+            Ok((generated.clone(), Some(generated)))
+        }
+    }
+}
+
+/// Sets a new password hash (of a password from [`choose_password`]), ending the user's
+/// sessions and revoking their tokens.
 pub fn reset_password(
     conn: &mut Conn,
     by: &By<'_>,
     user_id: &str,
-    new_password: Option<String>,
+    password_hash: String,
     access_ttl: i64,
-) -> Result<Option<String>, ManageError> {
-    if let Some(p) = &new_password
-        && (p.chars().count() < 8 || p.len() > 1024)
-    {
-        return Err(ManageError::Invalid(
-            "password must be 8 to 1024 characters".into(),
-        ));
-    }
-    let generated = new_password.is_none().then(random::token);
-    let chosen = new_password
-        .or_else(|| generated.clone())
-        .unwrap_or_default();
-    let hash = password::hash(&chosen).map_err(|_| ManageError::Hash)?;
+) -> Result<(), ManageError> {
     db::write_transaction(conn, |conn| {
         let mut user = user(conn, user_id)?.user;
-        user.password_hash = hash;
+        user.password_hash = password_hash;
         db::admin::update_user(conn, &user)?;
         sign_out_everywhere(conn, &user.id, by.now, access_ttl)?;
         by.record(conn, "user.password_reset", &user.id, "")
-    })?;
-    Ok(generated)
+    })
 }
 
 /// Removes a user's TOTP key and recovery codes (a lost phone): they sign in with their

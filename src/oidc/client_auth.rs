@@ -51,13 +51,14 @@ pub fn basic_credentials(req: &HttpRequest) -> Result<Option<(String, String)>, 
     Ok(Some((id, secret)))
 }
 
-/// Authenticates the calling client. `allow_public`: whether a public client may call.
-pub async fn authenticate(
-    req: &HttpRequest,
-    params: &Params,
-    state: &AppState,
-    allow_public: bool,
-) -> Result<AuthenticatedClient, OAuthError> {
+/// The client identification a request carries, read without the database.
+pub struct Presented {
+    pub client_id: String,
+    secret: Option<String>,
+}
+
+/// Reads the client's id and secret from the Basic header or the form body.
+pub fn presented(req: &HttpRequest, params: &Params) -> Result<Presented, OAuthError> {
     let basic = basic_credentials(req)?;
     let (client_id, secret) = match (basic, params.get("client_id"), params.get("client_secret")) {
         (Some(_), _, Some(_)) => {
@@ -77,16 +78,23 @@ pub async fn authenticate(
     if client_id.len() > 128 {
         return Err(OAuthError::invalid_client());
     }
-    let lookup_id = client_id.clone();
-    let client = state
-        .db
-        .run(move |conn| db::clients::find(conn, &lookup_id).map_err(DbError::from))
-        .await?;
+    Ok(Presented { client_id, secret })
+}
+
+/// Checks presented credentials against the client row looked up for `presented.client_id`:
+/// the secret's SHA-256 compared in constant time. `allow_public`: whether a public client
+/// may call.
+pub fn check(
+    presented: Presented,
+    client: Option<Client>,
+    allow_public: bool,
+) -> Result<AuthenticatedClient, OAuthError> {
     let Some(client) = client else {
-        tracing::info!(client_id = %client_id, "Client authentication failed: unknown client.");
+        tracing::info!(client_id = %presented.client_id,
+            "Client authentication failed: unknown client.");
         return Err(OAuthError::invalid_client());
     };
-    let ok = match (&client.secret_hash, secret) {
+    let ok = match (&client.secret_hash, presented.secret) {
         (Some(stored), Some(given)) => random::equal(stored, &random::hash(&given)),
         (None, None) => allow_public,
         _ => false,
@@ -96,4 +104,20 @@ pub async fn authenticate(
         return Err(OAuthError::invalid_client());
     }
     Ok(AuthenticatedClient(client))
+}
+
+/// Authenticates the calling client. `allow_public`: whether a public client may call.
+pub async fn authenticate(
+    req: &HttpRequest,
+    params: &Params,
+    state: &AppState,
+    allow_public: bool,
+) -> Result<AuthenticatedClient, OAuthError> {
+    let presented = presented(req, params)?;
+    let lookup_id = presented.client_id.clone();
+    let client = state
+        .db
+        .run(move |conn| db::clients::find(conn, &lookup_id).map_err(DbError::from))
+        .await?;
+    check(presented, client, allow_public)
 }

@@ -5,7 +5,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 
 use super::client_auth;
 use super::token::form_params;
-use super::userinfo::verify_access_token;
+use super::userinfo::{verify_access_signature, verify_access_token};
 use crate::audit::{Actor, event};
 use crate::clock;
 use crate::crypto::random;
@@ -21,21 +21,47 @@ fn no_store(body: serde_json::Value) -> HttpResponse {
 
 /// Confidential clients (resource servers) may introspect access tokens; refresh tokens
 /// introspect as active only for the client they were issued to.
+///
+/// The access token's signature is checked first, without the database; then one database
+/// call reads the client row and the token's revocation (or its refresh-token row).
 pub async fn introspect(
     req: HttpRequest,
     body: web::Bytes,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, OAuthError> {
     let params = form_params(&req, &body)?;
-    let client = client_auth::authenticate(&req, &params, &state, false)
-        .await?
-        .0;
+    let presented = client_auth::presented(&req, &params)?;
     let token = params
         .get("token")
         .ok_or_else(|| OAuthError::invalid_request("token is required"))?
         .to_string();
     let now = clock::now();
-    if let Some(c) = verify_access_token(&state, &token, now).await? {
+    let access = verify_access_signature(&state, &token, now);
+    let client_id = presented.client_id.clone();
+    let jti = access.as_ref().map(|c| c.jti.clone());
+    let hash = access.is_none().then(|| random::hash(&token));
+    let (client, revoked, row) = state
+        .db
+        .run(move |conn| -> Result<_, DbError> {
+            let Some(client) = db::clients::find(conn, &client_id)? else {
+                return Ok((None, false, None));
+            };
+            let revoked = match &jti {
+                Some(jti) => db::tokens::is_access_revoked(conn, jti)?,
+                None => false,
+            };
+            let row = match &hash {
+                Some(hash) => db::tokens::find(conn, hash)?,
+                None => None,
+            };
+            Ok((Some(client), revoked, row))
+        })
+        .await?;
+    let client = client_auth::check(presented, client, false)?.0;
+    if let Some(c) = access {
+        if revoked {
+            return Ok(no_store(serde_json::json!({ "active": false })));
+        }
         let mut body = serde_json::json!({
             "active": true,
             "iss": c.iss,
@@ -52,11 +78,6 @@ pub async fn introspect(
         }
         return Ok(no_store(body));
     }
-    let hash = random::hash(&token);
-    let row = state
-        .db
-        .run(move |conn| db::tokens::find(conn, &hash).map_err(DbError::from))
-        .await?;
     match row {
         Some(r) if r.is_live(now) && r.client_id == client.id => Ok(no_store(serde_json::json!({
             "active": true,

@@ -8,12 +8,13 @@ pub mod consent;
 pub mod grants;
 pub mod introspect;
 pub mod logout;
+pub mod published;
 pub mod token;
 pub mod userinfo;
 
-use actix_web::http::header;
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 
+use crate::config::Config;
 use crate::domain::scope;
 use crate::state::AppState;
 use crate::web::cors;
@@ -56,49 +57,48 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     );
 }
 
-/// OpenID Connect Discovery 1.0 metadata.
-async fn discovery(state: web::Data<AppState>) -> HttpResponse {
-    let c = &state.config;
-    HttpResponse::Ok()
-        .insert_header((header::CACHE_CONTROL, "public, max-age=300"))
-        .json(serde_json::json!({
-            "issuer": c.issuer,
-            "authorization_endpoint": c.url("/authorize"),
-            "token_endpoint": c.url("/token"),
-            "userinfo_endpoint": c.url("/userinfo"),
-            "jwks_uri": c.url("/jwks"),
-            "revocation_endpoint": c.url("/revoke"),
-            "introspection_endpoint": c.url("/introspect"),
-            "end_session_endpoint": c.url("/logout"),
-            "scopes_supported": scope::SUPPORTED,
-            "response_types_supported": ["code"],
-            "response_modes_supported": ["query"],
-            "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
-            "subject_types_supported": ["public"],
-            "id_token_signing_alg_values_supported": ["RS256"],
-            "userinfo_signing_alg_values_supported": ["none"],
-            "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
-            "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
-            "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
-            "code_challenge_methods_supported": ["S256"],
-            "claims_supported": [
-                "iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "azp", "at_hash",
-                "sid", "amr", "acr", "name", "preferred_username", "email", "email_verified",
-                "roles", "groups"
-            ],
-            "prompt_values_supported": ["none", "login", "consent"],
-            "acr_values_supported": ["1", "2"],
-            "authorization_response_iss_parameter_supported": true,
-            "request_parameter_supported": false,
-            "request_uri_parameter_supported": false,
-            "claims_parameter_supported": false,
-        }))
+/// OpenID Connect Discovery 1.0 metadata, served from [`published`].
+async fn discovery(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    state.published.discovery(&state, &req)
 }
 
-/// The published public keys.
-async fn jwks(state: web::Data<AppState>) -> HttpResponse {
-    HttpResponse::Ok()
-        .content_type("application/json")
-        .insert_header((header::CACHE_CONTROL, "public, max-age=300"))
-        .body(state.keys.get().jwks_json().to_string())
+/// The discovery document of this configuration.
+pub fn discovery_document(c: &Config) -> serde_json::Value {
+    serde_json::json!({
+        "issuer": c.issuer,
+        "authorization_endpoint": c.url("/authorize"),
+        "token_endpoint": c.url("/token"),
+        "userinfo_endpoint": c.url("/userinfo"),
+        "jwks_uri": c.url("/jwks"),
+        "revocation_endpoint": c.url("/revoke"),
+        "introspection_endpoint": c.url("/introspect"),
+        "end_session_endpoint": c.url("/logout"),
+        "scopes_supported": scope::SUPPORTED,
+        "response_types_supported": ["code"],
+        "response_modes_supported": ["query"],
+        "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
+        "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": ["RS256"],
+        "userinfo_signing_alg_values_supported": ["none"],
+        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+        "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+        "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+        "code_challenge_methods_supported": ["S256"],
+        "claims_supported": [
+            "iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "azp", "at_hash",
+            "sid", "amr", "acr", "name", "preferred_username", "email", "email_verified",
+            "roles", "groups"
+        ],
+        "prompt_values_supported": ["none", "login", "consent"],
+        "acr_values_supported": ["1", "2"],
+        "authorization_response_iss_parameter_supported": true,
+        "request_parameter_supported": false,
+        "request_uri_parameter_supported": false,
+        "claims_parameter_supported": false,
+    })
+}
+
+/// The published public keys, served from [`published`].
+async fn jwks(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    state.published.jwks(&state, &req)
 }

@@ -15,21 +15,28 @@ use crate::state::AppState;
 /// Seconds of clock skew tolerated on `exp` and `nbf`.
 const LEEWAY: i64 = 5;
 
-/// Verifies an access token and checks it was not revoked. `Ok(None)`: not a valid token.
-pub async fn verify_access_token(
-    state: &AppState,
-    token: &str,
-    now: i64,
-) -> Result<Option<AccessClaims>, DbError> {
+/// Checks an access token's signature, type, issuer and lifetime, without the database: the
+/// caller must still check that it was not revoked. `None`: not a valid token.
+pub fn verify_access_signature(state: &AppState, token: &str, now: i64) -> Option<AccessClaims> {
     let keys = state.keys.get();
-    let Ok(claims) = jwt::verify::<AccessClaims>(
+    jwt::verify::<AccessClaims>(
         &keys,
         token,
         ACCESS_TOKEN_TYP,
         &state.config.issuer,
         Some(now),
         LEEWAY,
-    ) else {
+    )
+    .ok()
+}
+
+/// Verifies an access token and checks it was not revoked. `Ok(None)`: not a valid token.
+pub async fn verify_access_token(
+    state: &AppState,
+    token: &str,
+    now: i64,
+) -> Result<Option<AccessClaims>, DbError> {
+    let Some(claims) = verify_access_signature(state, token, now) else {
         return Ok(None);
     };
     let jti = claims.jti.clone();
@@ -99,9 +106,37 @@ pub async fn post(
 
 async fn respond(state: &AppState, token: &str) -> Result<HttpResponse, OAuthError> {
     let now = clock::now();
-    let claims = verify_access_token(state, token, now)
-        .await?
-        .ok_or_else(OAuthError::invalid_token)?;
+    let claims =
+        verify_access_signature(state, token, now).ok_or_else(OAuthError::invalid_token)?;
+    let scope = Scopes::parse(&claims.scope).unwrap_or_default();
+    // One database call: the revocation check, the person and (for the roles scope) their
+    // roles and groups.
+    let (jti, sub) = (claims.jti.clone(), claims.sub.clone());
+    let person_token = claims.auth_time.is_some() && scope.contains("openid");
+    let with_roles = scope.contains(crate::domain::scope::ROLES);
+    let (revoked, person) = state
+        .db
+        .run(move |conn| -> Result<_, DbError> {
+            if db::tokens::is_access_revoked(conn, &jti)? {
+                return Ok((true, None));
+            }
+            if !person_token {
+                return Ok((false, None));
+            }
+            let Some(user) = db::users::find(conn, &sub)?.filter(|u| !u.disabled) else {
+                return Ok((false, None));
+            };
+            let membership = if with_roles {
+                Some(db::roles::of(conn, &user)?)
+            } else {
+                None
+            };
+            Ok((false, Some((user, membership))))
+        })
+        .await?;
+    if revoked {
+        return Err(OAuthError::invalid_token());
+    }
     // Tokens issued to a client on its own behalf (client credentials) name no person.
     if claims.auth_time.is_none() {
         return Err(OAuthError::new(
@@ -109,30 +144,13 @@ async fn respond(state: &AppState, token: &str) -> Result<HttpResponse, OAuthErr
             "the access token was not issued for a person",
         ));
     }
-    let scope = Scopes::parse(&claims.scope).unwrap_or_default();
     if !scope.contains("openid") {
         return Err(OAuthError::new(
             ErrorCode::InsufficientScope,
             "the access token does not carry the openid scope",
         ));
     }
-    let sub = claims.sub.clone();
-    let with_roles = scope.contains(crate::domain::scope::ROLES);
-    let (user, membership) = state
-        .db
-        .run(move |conn| -> Result<_, DbError> {
-            let Some(user) = db::users::find(conn, &sub)?.filter(|u| !u.disabled) else {
-                return Ok(None);
-            };
-            let membership = if with_roles {
-                Some(db::roles::of(conn, &user)?)
-            } else {
-                None
-            };
-            Ok(Some((user, membership)))
-        })
-        .await?
-        .ok_or_else(OAuthError::invalid_token)?;
+    let (user, membership) = person.ok_or_else(OAuthError::invalid_token)?;
     let mut body = serde_json::json!({ "sub": user.id });
     add_user_claims(&mut body, &user, &scope);
     if let Some(m) = &membership {

@@ -9,7 +9,6 @@ use super::login::{self, client_ip};
 use super::pages;
 use super::session::{self, Browser};
 use crate::clock;
-use crate::crypto::password;
 use crate::db::sessions::Session;
 use crate::db::users::User;
 use crate::db::{self, DbError};
@@ -240,29 +239,54 @@ pub async fn change_password(
     let user = person.user.clone();
     let keep_sid = person.session.sid.clone();
     let (account_key, ip_key) = password_keys(&user, &req);
-    let outcome = state
+    let keys = (account_key.clone(), ip_key.clone());
+    let blocked = state
         .db
-        .run(move |conn| -> Result<Change, DbError> {
-            if db::throttle::is_blocked(conn, &account_key, now)?
-                || db::throttle::is_blocked(conn, &ip_key, now)?
-            {
-                return Ok(Change::Throttled);
-            }
-            if !password::verify(&current, &user.password_hash) {
-                db::write_transaction(conn, |conn| {
-                    record_password_failure(conn, &account_key, &ip_key, now)
-                })?;
-                return Ok(Change::WrongCurrent);
-            }
-            let hash = password::hash(&new).map_err(|_| DbError::Blocking)?;
-            db::write_transaction(conn, |conn| {
-                db::users::set_password_hash(conn, &user.id, &hash)?;
-                db::sessions::delete_others(conn, &user.id, &keep_sid)?;
-                db::throttle::clear(conn, &account_key)
-            })?;
-            Ok(Change::Done)
+        .run(move |conn| -> Result<bool, DbError> {
+            Ok(db::throttle::is_blocked(conn, &keys.0, now)?
+                || db::throttle::is_blocked(conn, &keys.1, now)?)
         })
         .await;
+    // Both argon2 calls (the current password, then the new one) run on the argon2 executor,
+    // holding no database connection; a full queue refuses the change before any write.
+    let outcome = match blocked {
+        Ok(true) => Ok(Change::Throttled),
+        Ok(false) => match state
+            .hashing
+            .verify(current, user.password_hash.clone())
+            .await
+        {
+            Ok(false) => {
+                state
+                    .db
+                    .run(move |conn| -> Result<Change, DbError> {
+                        db::write_transaction(conn, |conn| {
+                            record_password_failure(conn, &account_key, &ip_key, now)
+                        })?;
+                        Ok(Change::WrongCurrent)
+                    })
+                    .await
+            }
+            Ok(true) => match state.hashing.hash(new).await {
+                Ok(hash) => {
+                    state
+                        .db
+                        .run(move |conn| -> Result<Change, DbError> {
+                            db::write_transaction(conn, |conn| {
+                                db::users::set_password_hash(conn, &user.id, &hash)?;
+                                db::sessions::delete_others(conn, &user.id, &keep_sid)?;
+                                db::throttle::clear(conn, &account_key)
+                            })?;
+                            Ok(Change::Done)
+                        })
+                        .await
+                }
+                Err(e) => return super::hashing_refused(e),
+            },
+            Err(e) => return super::hashing_refused(e),
+        },
+        Err(e) => Err(e),
+    };
     match outcome {
         Ok(Change::Done) => {
             tracing::info!(user_id = %person.user.id, "A person changed their password.");

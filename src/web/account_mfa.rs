@@ -9,7 +9,6 @@ use super::login::client_ip;
 use super::mfa::{RecoveryPage, enrol_page, enrol_response};
 use super::pages;
 use crate::clock;
-use crate::crypto::password;
 use crate::db::{self, DbError};
 use crate::mfa::{self, Verdict};
 use crate::state::AppState;
@@ -186,11 +185,40 @@ pub async fn disable(
     let user = person.user.clone();
     let ip = client_ip(&req);
     let (account_key, ip_key) = account::password_keys(&user, &req);
+    let by_code = crate::crypto::totp::is_totp_code(&proof)
+        || (proof.len() == 19 && proof.matches('-').count() == 3);
+    // A password proof is checked on the argon2 executor, outside the database call, once the
+    // throttle allows it.
+    let mut password_matched = false;
+    if !by_code {
+        let keys = (account_key.clone(), ip_key.clone());
+        let blocked = state
+            .db
+            .run(move |conn| -> Result<bool, DbError> {
+                Ok(db::throttle::is_blocked(conn, &keys.0, now)?
+                    || db::throttle::is_blocked(conn, &keys.1, now)?)
+            })
+            .await;
+        match blocked {
+            Ok(false) => {}
+            Ok(true) => {
+                let status = StatusCode::TOO_MANY_REQUESTS;
+                return page(&state, &person, status, None, Some(super::login::THROTTLED)).await;
+            }
+            Err(e) => return super::unavailable(e),
+        }
+        password_matched = match state
+            .hashing
+            .verify(proof.clone(), user.password_hash.clone())
+            .await
+        {
+            Ok(matched) => matched,
+            Err(e) => return super::hashing_refused(e),
+        };
+    }
     let outcome = state
         .db
         .run(move |conn| -> Result<Disable, DbError> {
-            let by_code = crate::crypto::totp::is_totp_code(&proof)
-                || (proof.len() == 19 && proof.matches('-').count() == 3);
             if by_code {
                 let verdict = mfa::check_code(conn, &user.id, &ip, &proof, true, true, now)?;
                 if !verdict.passed() {
@@ -199,24 +227,14 @@ pub async fn disable(
                         refused_status(&verdict),
                     ));
                 }
-            } else {
-                if db::throttle::is_blocked(conn, &account_key, now)?
-                    || db::throttle::is_blocked(conn, &ip_key, now)?
-                {
-                    return Ok(Disable::Refused(
-                        super::login::THROTTLED,
-                        StatusCode::TOO_MANY_REQUESTS,
-                    ));
-                }
-                if !password::verify(&proof, &user.password_hash) {
-                    db::write_transaction(conn, |conn| {
-                        account::record_password_failure(conn, &account_key, &ip_key, now)
-                    })?;
-                    return Ok(Disable::Refused(
-                        "That is neither a current code nor your password.",
-                        StatusCode::UNAUTHORIZED,
-                    ));
-                }
+            } else if !password_matched {
+                db::write_transaction(conn, |conn| {
+                    account::record_password_failure(conn, &account_key, &ip_key, now)
+                })?;
+                return Ok(Disable::Refused(
+                    "That is neither a current code nor your password.",
+                    StatusCode::UNAUTHORIZED,
+                ));
             }
             db::write_transaction(conn, |conn| db::mfa::remove_all(conn, &user.id))?;
             Ok(Disable::Done)

@@ -8,8 +8,10 @@ use super::pages::{self, LoginPage};
 use super::session::{self, Browser};
 use crate::audit::Actor;
 use crate::clock;
-use crate::crypto::{password, random};
+use crate::config::MfaPolicy;
+use crate::crypto::random;
 use crate::db::sessions::Session;
+use crate::db::users::User;
 use crate::db::{self, DbError};
 use crate::domain::params::Params;
 use crate::state::AppState;
@@ -134,63 +136,59 @@ pub async fn submit(
         created_at: now,
         expires_at: now + state.config.session_ttl.as_secs() as i64,
     };
-    let old_hash = browser.cookie.as_deref().map(random::hash);
     let account_key = format!("account:{}", username.to_lowercase());
     let ip_key = format!("ip:{}", client_ip(&req));
     let name = username.clone();
-    let (mfa_policy, pending_return) = (state.config.mfa, return_to.clone());
-    let outcome = state
+    let lookup = state
         .db
-        .run(move |conn| -> Result<Attempt, DbError> {
+        .run(move |conn| -> Result<Lookup, DbError> {
             if db::throttle::is_blocked(conn, &account_key, now)?
                 || db::throttle::is_blocked(conn, &ip_key, now)?
             {
-                return Ok(Attempt::Throttled);
+                return Ok(Lookup::Throttled);
             }
-            let user = db::users::find_by_username(conn, &name)?;
-            let ok = match &user {
-                Some(u) => password::verify(&password_given, &u.password_hash) && !u.disabled,
-                None => password::verify_dummy(&password_given),
-            };
-            let Some(user) = user.filter(|_| ok) else {
-                db::write_transaction(conn, |conn| {
-                    db::throttle::record_failure(conn, &account_key, FREE_ACCOUNT_FAILURES, now)?;
-                    db::throttle::record_failure(conn, &ip_key, FREE_IP_FAILURES, now)
-                })?;
-                return Ok(Attempt::Failed);
-            };
-            if crate::mfa::step_after_password(conn, &user, mfa_policy)? != crate::mfa::Step::None {
-                let pending = db::mfa::Pending {
-                    id_hash: new_session.id_hash,
-                    user_id: user.id,
-                    return_to: pending_return,
-                    created_at: now,
-                    expires_at: now + crate::mfa::PENDING_TTL,
-                };
-                db::write_transaction(conn, |conn| {
-                    if let Some(old) = &old_hash {
-                        db::sessions::delete(conn, old)?;
-                        db::mfa::delete_pending(conn, old, now)?;
-                    }
-                    db::throttle::clear(conn, &account_key)?;
-                    db::mfa::insert_pending(conn, &pending)
-                })?;
-                return Ok(Attempt::SecondFactor(pending.user_id));
-            }
-            let session = Session {
-                user_id: user.id,
-                ..new_session
-            };
-            db::write_transaction(conn, |conn| {
-                if let Some(old) = &old_hash {
-                    db::sessions::delete(conn, old)?;
-                }
-                db::throttle::clear(conn, &account_key)?;
-                db::sessions::insert(conn, &session)
-            })?;
-            Ok(Attempt::SignedIn(session))
+            Ok(Lookup::Found(db::users::find_by_username(conn, &name)?))
         })
         .await;
+    // The password is checked on the argon2 executor, holding no database connection; when
+    // its queue is full the attempt is refused before anything is written.
+    let outcome = match lookup {
+        Ok(Lookup::Throttled) => Ok(Attempt::Throttled),
+        Ok(Lookup::Found(user)) => {
+            let verified = match &user {
+                Some(u) => {
+                    state
+                        .hashing
+                        .verify(password_given, u.password_hash.clone())
+                        .await
+                }
+                None => state.hashing.verify_dummy(password_given).await,
+            };
+            match verified {
+                Ok(ok) => {
+                    let user = user.filter(|u| ok && !u.disabled);
+                    let step = Step {
+                        user,
+                        new_session,
+                        old_hash: browser.cookie.as_deref().map(random::hash),
+                        account_key: format!("account:{}", username.to_lowercase()),
+                        ip_key: format!("ip:{}", client_ip(&req)),
+                        return_to: return_to.clone(),
+                    };
+                    let policy = state.config.mfa;
+                    state
+                        .db
+                        .run(move |conn| step.finish(conn, policy, now))
+                        .await
+                }
+                Err(e) => {
+                    state.metrics.login_failed("busy");
+                    return super::hashing_refused(e);
+                }
+            }
+        }
+        Err(e) => Err(e),
+    };
     let failed = |status, message| {
         form(
             &state,
@@ -258,6 +256,73 @@ pub async fn submit(
             res
         }
         Err(e) => super::unavailable(e),
+    }
+}
+
+/// What the database said before the password check.
+enum Lookup {
+    Throttled,
+    Found(Option<User>),
+}
+
+/// What is written once the password was checked: `user` is the person when it matched.
+struct Step {
+    user: Option<User>,
+    new_session: Session,
+    old_hash: Option<String>,
+    account_key: String,
+    ip_key: String,
+    return_to: String,
+}
+
+impl Step {
+    /// Records the failure, or starts the session (or the pending second factor).
+    fn finish(self, conn: &mut db::Conn, policy: MfaPolicy, now: i64) -> Result<Attempt, DbError> {
+        let Step {
+            user,
+            new_session,
+            old_hash,
+            account_key,
+            ip_key,
+            return_to,
+        } = self;
+        let Some(user) = user else {
+            db::write_transaction(conn, |conn| {
+                db::throttle::record_failure(conn, &account_key, FREE_ACCOUNT_FAILURES, now)?;
+                db::throttle::record_failure(conn, &ip_key, FREE_IP_FAILURES, now)
+            })?;
+            return Ok(Attempt::Failed);
+        };
+        if crate::mfa::step_after_password(conn, &user, policy)? != crate::mfa::Step::None {
+            let pending = db::mfa::Pending {
+                id_hash: new_session.id_hash,
+                user_id: user.id,
+                return_to,
+                created_at: now,
+                expires_at: now + crate::mfa::PENDING_TTL,
+            };
+            db::write_transaction(conn, |conn| {
+                if let Some(old) = &old_hash {
+                    db::sessions::delete(conn, old)?;
+                    db::mfa::delete_pending(conn, old, now)?;
+                }
+                db::throttle::clear(conn, &account_key)?;
+                db::mfa::insert_pending(conn, &pending)
+            })?;
+            return Ok(Attempt::SecondFactor(pending.user_id));
+        }
+        let session = Session {
+            user_id: user.id,
+            ..new_session
+        };
+        db::write_transaction(conn, |conn| {
+            if let Some(old) = &old_hash {
+                db::sessions::delete(conn, old)?;
+            }
+            db::throttle::clear(conn, &account_key)?;
+            db::sessions::insert(conn, &session)
+        })?;
+        Ok(Attempt::SignedIn(session))
     }
 }
 

@@ -192,6 +192,32 @@ async fn not_found() -> HttpResponse {
     )
 }
 
+/// The page shown when too many passwords are being checked to take one more: nothing was
+/// done, and the person may simply try again.
+pub fn too_busy() -> HttpResponse {
+    tracing::warn!("A password check was refused: the argon2 queue is full.");
+    let mut res = pages::error_page(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "Too many sign-ins right now",
+        "Too many people are signing in right now. Nothing was changed: please try again in \
+         a few seconds.",
+    );
+    res.headers_mut().insert(
+        header::RETRY_AFTER,
+        header::HeaderValue::from(crate::hashing::RETRY_AFTER_SECS),
+    );
+    res
+}
+
+/// The page for a password that could not be checked or hashed: the queue was full, or the
+/// argon2 threads are gone.
+pub fn hashing_refused(e: crate::hashing::HashingError) -> HttpResponse {
+    match e {
+        crate::hashing::HashingError::Busy => too_busy(),
+        crate::hashing::HashingError::Failed => unavailable(DbError::Blocking),
+    }
+}
+
 /// The page shown when the database cannot be reached.
 pub fn unavailable(e: DbError) -> HttpResponse {
     tracing::error!(error = %e, "A page could not reach the database.");

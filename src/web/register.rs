@@ -128,10 +128,21 @@ pub async fn submit(
         name: (!name.is_empty()).then(|| name.clone()),
         admin: false,
     };
-    let created = state
-        .db
-        .run(move |conn| -> Result<_, RegisterError> { Ok(manage::create_user(conn, new, now)) })
-        .await;
+    // The form is checked before argon2 runs, on the executor, holding no database connection.
+    let created = match manage::check_new_user(&new) {
+        Ok(()) => match state.hashing.hash(new.password.clone()).await {
+            Ok(hash) => {
+                state
+                    .db
+                    .run(move |conn| -> Result<_, RegisterError> {
+                        Ok(manage::create_user_hashed(conn, new, hash, now))
+                    })
+                    .await
+            }
+            Err(e) => return super::hashing_refused(e),
+        },
+        Err(e) => Ok(Err(e)),
+    };
     match created {
         Ok(Ok(user)) => {
             tracing::info!(user_id = %user.id, "A person registered.");
