@@ -1,8 +1,10 @@
 //! The physical limits of this machine for the work each token endpoint does: RS256 (RSA-2048),
 //! ES256 and Ed25519 signatures, RS256 verifications (aws-lc-rs, the backend the server signs
 //! with, keys parsed once as in `tessera::crypto::signer`), and argon2id password checks with
-//! the server's own parameters (`tessera::crypto::password`). One thread per core.
+//! the server's own parameters and, like its argon2 executor, working memory kept per thread
+//! (`tessera::crypto::password::verify_in`). One thread per core.
 
+use std::cell::RefCell;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -14,6 +16,7 @@ use aws_lc_rs::signature::{
     RSA_PKCS1_2048_8192_SHA256, RSA_PKCS1_SHA256, UnparsedPublicKey,
 };
 use serde::Serialize;
+use tessera::crypto::password::{Memory, verify_in};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -91,6 +94,21 @@ where
     Ok(total as f64 / started.elapsed().as_secs_f64())
 }
 
+const PASSWORD: &str = "correct horse battery staple";
+
+thread_local! {
+    static MEMORY: RefCell<Memory> = RefCell::new(Memory::default());
+}
+
+/// One password check with this thread's argon2 memory, as on the server's executor.
+fn check_password(stored: &str) -> anyhow::Result<()> {
+    if MEMORY.with_borrow_mut(|memory| verify_in(memory, PASSWORD, stored)) {
+        Ok(())
+    } else {
+        Err(anyhow!("argon2 verification failed"))
+    }
+}
+
 pub fn run(args: &Args) -> anyhow::Result<()> {
     let threads = args
         .threads
@@ -143,21 +161,17 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
             Ok(())
         })?
     };
-    // The sign-in checks a password against a stored hash: the same work as hashing it.
-    let stored = tessera::crypto::password::hash("correct horse battery staple")
+    // The sign-in checks a password against a stored hash (the same work as hashing it), as
+    // the server's argon2 executor does: each thread keeps its working memory.
+    let stored = tessera::crypto::password::hash(PASSWORD)
         .map_err(|e| anyhow!("argon2 hash: {e}"))
         .context("cannot hash with the server's parameters")?;
+    check_password(&stored)?;
     let single = Instant::now();
-    if !tessera::crypto::password::verify("correct horse battery staple", &stored) {
-        return Err(anyhow!("argon2 verification of a fresh hash failed"));
-    }
+    check_password(&stored)?;
     let argon2id_one_thread_ms = single.elapsed().as_secs_f64() * 1000.0;
     let argon2id_per_s = throughput(threads, seconds.max(1.0), rounds, move || {
-        if tessera::crypto::password::verify("correct horse battery staple", &stored) {
-            Ok(())
-        } else {
-            Err(anyhow!("argon2 verification failed"))
-        }
+        check_password(&stored)
     })?;
 
     let limits = Limits {
