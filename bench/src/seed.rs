@@ -115,6 +115,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
             scopes: "openid profile email offline_access".into(),
             first_party: false,
             created_at: now,
+            id_token_signed_response_alg: "RS256".into(),
         },
         |conn, rows| {
             let insert = diesel::insert_into(schema::clients::table).values(rows);
