@@ -1,11 +1,13 @@
 //! JWT verification as userinfo, introspection and logout run it: arbitrary tokens (header,
-//! claims and signature parsing), and arbitrary claims JSON signed with Tessera's own key, so
-//! that the claims parsing behind a valid signature is reached too.
+//! claims and signature parsing) against a key set with an RS256, an ES256 and an EdDSA key, and
+//! arbitrary claims JSON signed with one of Tessera's own keys, so that the claims parsing behind
+//! a valid signature is reached too.
 #![no_main]
 
 use std::sync::LazyLock;
 
 use libfuzzer_sys::fuzz_target;
+use tessera::crypto::alg::SigningAlg;
 use tessera::crypto::jwt::{self, ACCESS_TOKEN_TYP};
 use tessera::crypto::keys::{self, KeySet};
 use tessera::db::keys::KeyRow;
@@ -16,17 +18,19 @@ const ISSUER: &str = "https://id.example";
 static KEYS: LazyLock<KeySet> = LazyLock::new(|| {
     let dir = std::env::temp_dir().join(format!("tessera-fuzz-keys-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("key folder");
-    let kid = keys::generate(&dir).expect("generate a key");
-    let row = KeyRow {
-        kid,
-        alg: "RS256".into(),
-        created_at: 0,
-        retired_at: None,
-        private_key: None,
-        signs_from: 0,
-    };
+    let rows: Vec<KeyRow> = SigningAlg::ALL
+        .into_iter()
+        .map(|alg| KeyRow {
+            kid: keys::generate(&dir, alg).expect("generate a key"),
+            alg: alg.as_str().into(),
+            created_at: 0,
+            retired_at: None,
+            private_key: None,
+            signs_from: 0,
+        })
+        .collect();
     let vault = keys::KeyVault::new(dir, None);
-    KeySet::build(&vault, &[row], 0, 60).expect("key set")
+    KeySet::build(&vault, &rows, 0, 60).expect("key set")
 });
 
 fuzz_target!(|data: &[u8]| {
@@ -43,7 +47,8 @@ fuzz_target!(|data: &[u8]| {
         let id = jwt::verify::<IdTokenClaims>(keys, &token, "JWT", ISSUER, None, 0);
         assert!(id.is_err(), "a forged ID token verified: {token:?}");
     } else if let Ok(claims) = serde_json::from_slice::<serde_json::Value>(rest) {
-        let Ok(token) = jwt::sign(keys, ACCESS_TOKEN_TYP, &claims) else {
+        let alg = SigningAlg::ALL[usize::from(mode / 2) % SigningAlg::ALL.len()];
+        let Ok(token) = jwt::sign(keys, alg, ACCESS_TOKEN_TYP, &claims) else {
             return;
         };
         if let Ok(c) =
