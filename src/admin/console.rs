@@ -14,10 +14,10 @@ use super::paging::{Pager, console_slice};
 use super::run_op;
 use crate::clock;
 use crate::crypto::alg::SigningAlg;
-use crate::db::{self, DbError};
+use crate::db::{self, Conn, DbError};
 use crate::domain::params::Params;
 use crate::manage::ManageError;
-use crate::manage::ops;
+use crate::manage::ops::{self, By};
 use crate::state::AppState;
 use crate::web::pages;
 
@@ -91,6 +91,27 @@ pub(super) fn form(admin: &AdminSession, body: &[u8]) -> Result<Params, HttpResp
         ));
     }
     Ok(params)
+}
+
+/// A console button: checks the form's CSRF token, runs one audited operation, and sends the
+/// admin to `done`; a refused or failed operation gets the error page.
+pub(super) async fn act<F>(
+    admin: AdminSession,
+    state: &AppState,
+    body: &[u8],
+    done: String,
+    op: F,
+) -> HttpResponse
+where
+    F: FnOnce(&mut Conn, &By<'_>) -> Result<(), ManageError> + Send + 'static,
+{
+    if let Err(res) = form(&admin, body) {
+        return res;
+    }
+    match run_op(state, admin.actor(), op).await {
+        Ok(()) => see_other(done),
+        Err(e) => failure(e),
+    }
 }
 
 /// The page for an error that is not about the form's values.
@@ -189,18 +210,12 @@ async fn end_session(
     path: web::Path<String>,
     body: web::Bytes,
 ) -> HttpResponse {
-    if let Err(res) = form(&admin, &body) {
-        return res;
-    }
     let sid = path.into_inner();
-    match run_op(&state, admin.actor(), move |conn, by| {
+    let done = "/admin/sessions?notice=ended".to_string();
+    act(admin, &state, &body, done, move |conn, by| {
         ops::end_session(conn, by, &sid)
     })
     .await
-    {
-        Ok(()) => see_other("/admin/sessions?notice=ended".into()),
-        Err(e) => failure(e),
-    }
 }
 
 async fn keys_page(

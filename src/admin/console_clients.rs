@@ -4,7 +4,7 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 
 use super::auth::AdminSession;
-use super::console::{failure, form, form_error, notice, page, see_other};
+use super::console::{act, failure, form, form_error, notice, page, see_other};
 use super::console_pages::*;
 use super::paging::{Pager, console_slice};
 use super::run_op;
@@ -277,16 +277,10 @@ pub async fn delete_client(
     path: web::Path<String>,
     body: web::Bytes,
 ) -> HttpResponse {
-    if let Err(res) = form(&admin, &body) {
-        return res;
-    }
     let id = path.into_inner();
-    match run_op(&state, admin.actor(), move |conn, by| {
+    let done = "/admin/clients?notice=deleted".to_string();
+    act(admin, &state, &body, done, move |conn, by| {
         ops::delete_client(conn, by, &id)
     })
     .await
-    {
-        Ok(()) => see_other("/admin/clients?notice=deleted".into()),
-        Err(e) => failure(e),
-    }
 }

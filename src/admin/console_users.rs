@@ -4,7 +4,7 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 
 use super::auth::AdminSession;
-use super::console::{failure, form, form_error, notice, page, see_other};
+use super::console::{act, failure, form, form_error, notice, page, see_other};
 use super::console_pages::*;
 use super::paging::{Pager, console_slice};
 use super::{access_ttl, run_op};
@@ -302,19 +302,12 @@ pub async fn reset_mfa(
     path: web::Path<String>,
     body: web::Bytes,
 ) -> HttpResponse {
-    if let Err(res) = form(&admin, &body) {
-        return res;
-    }
     let id = path.into_inner();
-    let target = id.clone();
-    match run_op(&state, admin.actor(), move |conn, by| {
-        ops::reset_mfa(conn, by, &target)
+    let done = format!("/admin/users/{id}?notice=mfa-reset");
+    act(admin, &state, &body, done, move |conn, by| {
+        ops::reset_mfa(conn, by, &id)
     })
     .await
-    {
-        Ok(()) => see_other(format!("/admin/users/{id}?notice=mfa-reset")),
-        Err(e) => failure(e),
-    }
 }
 
 pub async fn reset_password(
