@@ -7,13 +7,15 @@
 //! [`HashingError::Busy`], which pages answer 503 with `Retry-After`. A sign-in storm thus
 //! costs a bounded amount of memory and leaves the cores' other work (token grants) running.
 //!
-//! Each thread keeps its argon2 working memory between verifications
-//! ([`password::Memory`]): a check allocates nothing, faults in no fresh pages, and takes as
-//! long on every thread, so resident memory stays at about 19 MiB per thread once used.
+//! The argon2 working memory of a finished check is kept for the next
+//! ([`password::Memory`]): while sign-ins keep coming, a check allocates nothing, faults in no
+//! fresh pages, and takes as long on every thread. Resident memory is thus about 19 MiB per
+//! busy thread; memory that no check has used for a few seconds is freed.
 
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use tokio::sync::oneshot;
 
@@ -22,7 +24,7 @@ use crate::crypto::password;
 /// Seconds a refused sign-in is told to wait (`Retry-After`).
 pub const RETRY_AFTER_SECS: u32 = 2;
 
-/// A job runs with its thread's kept argon2 memory.
+/// A job runs with kept argon2 memory.
 type Job = Box<dyn FnOnce(&mut password::Memory) + Send>;
 
 /// Why a password could not be hashed or checked.
@@ -48,6 +50,7 @@ struct Gauges {
 pub struct Hashing {
     sender: SyncSender<Job>,
     gauges: Arc<Gauges>,
+    shared: Arc<Shared>,
     threads: usize,
     queue: usize,
 }
@@ -63,24 +66,36 @@ pub struct HashingLoad {
     pub refused: i64,
     pub threads: usize,
     pub queue: usize,
+    /// Working memories (19 MiB each) kept for the next checks.
+    pub kept_memory: i64,
 }
 
 impl Hashing {
     /// Starts `threads` (at least one) argon2 threads with room for `queue` waiting checks.
     pub fn new(threads: usize, queue: usize) -> std::io::Result<Self> {
+        Self::keeping_memory(threads, queue, KEEP_MEMORY)
+    }
+
+    /// [`Hashing::new`], keeping unused working memory for `keep`.
+    fn keeping_memory(threads: usize, queue: usize, keep: Duration) -> std::io::Result<Self> {
         let (sender, receiver) = mpsc::sync_channel::<Job>(queue);
-        let receiver = Arc::new(Mutex::new(receiver));
+        let shared = Arc::new(Shared {
+            queue: Mutex::new(receiver),
+            spare: Mutex::new(Vec::with_capacity(threads)),
+            keep,
+        });
         let gauges = Arc::new(Gauges::default());
         let threads = threads.max(1);
         for n in 0..threads {
-            let receiver = receiver.clone();
+            let shared = shared.clone();
             std::thread::Builder::new()
                 .name(format!("tessera-argon2-{n}"))
-                .spawn(move || work(&receiver))?;
+                .spawn(move || work(&shared))?;
         }
         Ok(Self {
             sender,
             gauges,
+            shared,
             threads,
             queue,
         })
@@ -113,6 +128,7 @@ impl Hashing {
             refused: self.gauges.refused.load(Ordering::Relaxed),
             threads: self.threads,
             queue: self.queue,
+            kept_memory: self.shared.kept() as i64,
         }
     }
 
@@ -155,16 +171,66 @@ impl Hashing {
     }
 }
 
-/// One argon2 thread: takes the next job until the executor is dropped.
-fn work(receiver: &Mutex<Receiver<Job>>) {
-    let mut memory = password::Memory::default();
+/// How long argon2 working memory is kept without a check to use it. Memory freed after a
+/// quiet spell costs the next check one allocation; a steady stream of sign-ins keeps it, and a
+/// server nobody signs in to goes back to its idle size.
+const KEEP_MEMORY: Duration = Duration::from_secs(3);
+
+/// What the argon2 threads share: the queue, and the working memory of finished checks.
+struct Shared {
+    queue: Mutex<Receiver<Job>>,
+    /// At most one per thread, the most recently used last, each with when it was put back.
+    spare: Mutex<Vec<(password::Memory, Instant)>>,
+    /// How long unused memory is kept: [`KEEP_MEMORY`].
+    keep: Duration,
+}
+
+impl Shared {
+    fn take_memory(&self) -> password::Memory {
+        self.spare
+            .lock()
+            .ok()
+            .and_then(|mut spare| spare.pop())
+            .map(|(memory, _)| memory)
+            .unwrap_or_default()
+    }
+
+    fn put_back(&self, memory: password::Memory) {
+        if let Ok(mut spare) = self.spare.lock() {
+            spare.push((memory, Instant::now()));
+        }
+    }
+
+    /// Frees the memory that has not been used for `keep`.
+    fn free_unused(&self) {
+        let keep = self.keep;
+        if let Ok(mut spare) = self.spare.lock() {
+            spare.retain(|(_, at)| at.elapsed() < keep);
+        }
+    }
+
+    fn kept(&self) -> usize {
+        self.spare.lock().map_or(0, |spare| spare.len())
+    }
+}
+
+/// One argon2 thread: takes the next job until the executor is dropped. The thread waiting for
+/// the queue holds its lock, and wakes up every `keep` to free what is unused.
+fn work(shared: &Shared) {
     loop {
-        let next = match receiver.lock() {
-            Ok(queue) => queue.recv(),
+        let next = match shared.queue.lock() {
+            Ok(queue) => queue.recv_timeout(shared.keep),
             Err(_) => return,
         };
-        let Ok(job) = next else { return };
-        job(&mut memory);
+        match next {
+            Ok(job) => {
+                let mut memory = shared.take_memory();
+                job(&mut memory);
+                shared.put_back(memory);
+            }
+            Err(RecvTimeoutError::Timeout) => shared.free_unused(),
+            Err(RecvTimeoutError::Disconnected) => return,
+        }
     }
 }
 
@@ -206,6 +272,48 @@ mod tests {
         let load = hashing.load();
         assert_eq!((load.waiting, load.running), (0, 0));
         assert_eq!(load.refused, refused as i64);
+    }
+
+    #[tokio::test]
+    async fn working_memory_is_kept_while_used_and_freed_after_a_quiet_spell() {
+        let keep = Duration::from_millis(300);
+        let hashing = Hashing::keeping_memory(2, 4, keep).unwrap();
+        // A check answers just before its thread puts the memory back: wait for the count.
+        let kept_becomes = |n: i64, within: Duration| {
+            let hashing = &hashing;
+            async move {
+                let deadline = Instant::now() + within;
+                while hashing.load().kept_memory != n && Instant::now() < deadline {
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+                hashing.load().kept_memory
+            }
+        };
+        assert_eq!(hashing.load().kept_memory, 0);
+        let stored = hashing.hash("correct horse".into()).await.unwrap();
+        assert!(
+            hashing
+                .verify("correct horse".into(), stored.clone())
+                .await
+                .unwrap()
+        );
+        assert_eq!(kept_becomes(1, keep / 2).await, 1);
+        // Checks in a row reuse it rather than adding more.
+        for _ in 0..3 {
+            assert!(!hashing.verify_dummy("x".into()).await.unwrap());
+        }
+        assert_eq!(kept_becomes(1, keep / 2).await, 1);
+        // Two threads free it within two quiet spells.
+        let freed = kept_becomes(0, keep * 2 + Duration::from_secs(2)).await;
+        assert_eq!(freed, 0, "unused memory was not freed");
+        // A check after that allocates again and answers rightly.
+        assert!(
+            hashing
+                .verify("correct horse".into(), stored)
+                .await
+                .unwrap()
+        );
+        assert_eq!(kept_becomes(1, keep / 2).await, 1);
     }
 
     /// Polls every future to its first await before awaiting any (so all are queued first).

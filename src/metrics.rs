@@ -79,7 +79,8 @@ impl Metrics {
             Opts::new(
                 "password_hashing",
                 "The argon2 executor: checks waiting and running, its queue size and threads, \
-                 and checks refused since start because the queue was full",
+                 checks refused since start because the queue was full, and working memories \
+                 (19 MiB each) kept for the next checks",
             ),
             &["state"],
         )?;
@@ -132,6 +133,7 @@ impl Metrics {
             ("refused", hashing.refused),
             ("queue_size", count(hashing.queue)),
             ("threads", count(hashing.threads)),
+            ("kept_memory", hashing.kept_memory),
         ] {
             self.hashing.with_label_values(&[state]).set(value);
         }

@@ -108,6 +108,8 @@ impl Application {
         });
         spawn_key_reloader(state.clone());
         crate::cleanup::spawn(db.clone(), state.config.cleanup_interval);
+        // One async worker per core; database calls run on each worker's small blocking pool.
+        let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
         let server = HttpServer::new({
             let state = state.clone();
             move || {
@@ -119,6 +121,8 @@ impl Application {
             }
         })
         .shutdown_timeout(SHUTDOWN_TIMEOUT.as_secs())
+        .workers(workers)
+        .worker_max_blocking_threads(db.blocking_threads_per_worker(workers))
         .listen(listener)?
         .run();
         tracing::info!(port, issuer = %state.config.issuer, "Tessera is listening.");

@@ -28,6 +28,9 @@ pub fn verify(password: &str, stored: &str) -> bool {
         .is_ok()
 }
 
+/// Bytes reserved for argon2 working memory at least (see [`Memory::blocks`]).
+const UNMAPPED_ON_FREE: usize = 33 << 20;
+
 /// Argon2 working memory that one thread keeps across verifications: each check then neither
 /// allocates nor faults in its 19 MiB, and takes as long on every thread of the executor
 /// (fresh allocations made some threads' checks slower than others', depending on the
@@ -36,9 +39,19 @@ pub fn verify(password: &str, stored: &str) -> bool {
 pub struct Memory(Vec<Block>);
 
 impl Memory {
+    /// Whether nothing is kept.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
     fn blocks(&mut self, count: usize) -> &mut [Block] {
         if self.0.len() < count {
-            self.0.resize(count, Block::new());
+            // Reserved above the C allocator's largest threshold for mapping a block of its
+            // own (glibc: 32 MiB), so that freeing it gives it back to the system at once
+            // rather than leaving it in the heap; only the `count` blocks used are touched.
+            let mut blocks = Vec::with_capacity(count.max(UNMAPPED_ON_FREE / Block::SIZE));
+            blocks.resize(count, Block::new());
+            self.0 = blocks;
         }
         &mut self.0[..count]
     }

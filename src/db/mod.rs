@@ -306,6 +306,18 @@ impl Db {
         (state.connections, state.idle_connections)
     }
 
+    /// How many threads of each async worker's blocking pool may run database calls at once.
+    /// SQLite's statements are CPU-bound and its writes serialise, so two per worker keep the
+    /// cores busy; more only wait, each with its own allocator arena and page cache warm. A
+    /// PostgreSQL call mostly waits for the server, so there every connection may be in use.
+    pub fn blocking_threads_per_worker(&self, workers: usize) -> usize {
+        if self.postgres {
+            (POOL_SIZE as usize).div_ceil(workers.max(1)).max(2)
+        } else {
+            2
+        }
+    }
+
     /// The most connections the pool opens.
     pub fn pool_max(&self) -> u32 {
         self.pool.max_size()
