@@ -197,18 +197,33 @@ PHASE_TAG=base
 measure() {
   local target="$1" pid="$2" row="$3" limit="$4" note="$5"
   shift 5
-  local rss_file="$WORK/rss" out sampler hwm rss
+  local rss_file="$WORK/rss" out sampler hwm rss ticks0 ticks1 wall0 wall1 load_cpu
   echo 0 >"$rss_file"
   sample_rss "$pid" "$rss_file" &
   sampler=$!
-  out="$("$@" 2>"$WORK/measure.err" | grep '^{' | tail -n 1)" || true
+  ticks0="$(cpu_ticks "$pid")"
+  wall0="$(date +%s.%N)"
+  # bash's `time` gives the CPU of the load generator (user + system, its threads included).
+  out="$( { TIMEFORMAT='%3U %3S'; time "$@" 2>"$WORK/measure.err"; } 2>"$WORK/load-cpu" |
+    grep '^{' | tail -n 1)" || true
+  wall1="$(date +%s.%N)"
+  ticks1="$(cpu_ticks "$pid")"
   stop_pid "$sampler"
   [ -n "$out" ] || fail "$target $row: no measurement ($(tail -c 400 "$WORK/measure.err"))"
   rss="$(cat "$rss_file" 2>/dev/null || true)"
   rss="${rss:-0}"
   hwm="$(awk '/^VmHWM:/ { print $2 }' "/proc/$pid/status" 2>/dev/null || echo 0)"
-  record "{\"kind\":\"row\",\"phase\":\"$PHASE_TAG\",\"target\":\"$target\",\"row\":\"$row\",\"limit\":\"$limit\",\"note\":\"$note\",\"load\":$out,\"rss_kib\":$rss,\"hwm_kib\":${hwm:-0}}"
-  say "$target | $row | $out | RSS ${rss} KiB"
+  load_cpu="$(awk 'NF == 2 { printf "%.3f", $1 + $2; found = 1 } END { if (!found) print 0 }' "$WORK/load-cpu")"
+  local cpu
+  cpu="$(awk -v a="$ticks0" -v b="$ticks1" -v hz="$CLK_TCK" -v w0="$wall0" -v w1="$wall1" -v g="$load_cpu" \
+    'BEGIN { printf "\"wall_s\":%.3f,\"server_cpu_s\":%.3f,\"load_cpu_s\":%s", w1 - w0, (b - a) / hz, g }')"
+  record "{\"kind\":\"row\",\"phase\":\"$PHASE_TAG\",\"target\":\"$target\",\"row\":\"$row\",\"limit\":\"$limit\",\"note\":\"$note\",\"load\":$out,\"rss_kib\":$rss,\"hwm_kib\":${hwm:-0},$cpu}"
+  say "$target | $row | $out | RSS ${rss} KiB | $cpu"
+}
+
+CLK_TCK="$(getconf CLK_TCK 2>/dev/null || echo 100)"
+cpu_ticks() { # pid: user + system CPU so far, in clock ticks (its threads included)
+  awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0
 }
 
 wrk_run() { # script url [seconds]

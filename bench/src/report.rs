@@ -25,6 +25,26 @@ struct Row {
     hwm_kib: u64,
     #[serde(default)]
     note: String,
+    /// Wall time of the row and the CPU seconds that the server and the load generator used
+    /// in it (absent from older records).
+    #[serde(default)]
+    wall_s: f64,
+    #[serde(default)]
+    server_cpu_s: f64,
+    #[serde(default)]
+    load_cpu_s: f64,
+}
+
+impl Row {
+    /// Cores used on average during the row: the server's and the load generator's.
+    fn cores(&self) -> Option<(f64, f64)> {
+        (self.wall_s > 0.0 && self.server_cpu_s > 0.0).then(|| {
+            (
+                self.server_cpu_s / self.wall_s,
+                self.load_cpu_s / self.wall_s,
+            )
+        })
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -182,12 +202,13 @@ pub fn render(text: &str) -> anyhow::Result<String> {
 
     writeln!(
         out,
-        "| row | req/s | p50 ms | p99 ms | errors | RSS MiB | HWM MiB | limit /s | ratio to limit | reference req/s | ref RSS MiB | Tessera / reference |"
+        "| row | req/s | p50 ms | p99 ms | errors | RSS MiB | HWM MiB | limit /s | ratio to limit | server CPU cores | load generator CPU cores | ratio to limit on the server's CPU | reference req/s | ref RSS MiB | Tessera / reference |"
     )?;
     writeln!(
         out,
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
     )?;
+    let threads = limits.map_or(0.0, |l| num(l, "threads"));
     for row in rows
         .iter()
         .filter(|r| r.target == "tessera" && r.phase == "base")
@@ -196,6 +217,21 @@ pub fn render(text: &str) -> anyhow::Result<String> {
         let (limit, ratio) = match limit_of(&row.limit) {
             Some(l) if l > 0.0 => (rate(l), format!("{:.0} %", 100.0 * r / l)),
             _ => ("–".into(), "–".into()),
+        };
+        // The limit scaled to the cores the server had: the load generator's share is taken
+        // out, and so is whatever the server left idle.
+        let (server_cores, load_cores, on_cpu) = match row.cores() {
+            Some((server, load)) => (
+                format!("{server:.2}"),
+                format!("{load:.2}"),
+                match limit_of(&row.limit) {
+                    Some(l) if l > 0.0 && threads > 0.0 => {
+                        format!("{:.0} %", 100.0 * r / (l / threads * server))
+                    }
+                    _ => "–".into(),
+                },
+            ),
+            None => ("–".into(), "–".into(), "–".into()),
         };
         let (ref_rate, ref_rss, vs) = match reference.get(row.row.as_str()) {
             Some(p) if p.load.rate() > 0.0 => (
@@ -212,7 +248,7 @@ pub fn render(text: &str) -> anyhow::Result<String> {
         };
         writeln!(
             out,
-            "| {name} | {} | {:.2} | {:.2} | {} | {} | {} | {limit} | {ratio} | {ref_rate} | {ref_rss} | {vs} |",
+            "| {name} | {} | {:.2} | {:.2} | {} | {} | {} | {limit} | {ratio} | {server_cores} | {load_cores} | {on_cpu} | {ref_rate} | {ref_rss} | {vs} |",
             rate(r),
             row.load.p50_ms,
             row.load.p99_ms,
@@ -313,7 +349,7 @@ mod tests {
         let text = r#"
 {"kind":"limits","threads":2,"rs256_sign_per_s":8000,"es256_sign_per_s":60000,"ed25519_sign_per_s":90000,"rs256_verify_per_s":150000,"argon2id_per_s":100,"argon2id_one_thread_ms":16}
 {"kind":"limits","threads":2,"rs256_sign_per_s":4000,"es256_sign_per_s":70000,"ed25519_sign_per_s":90000,"rs256_verify_per_s":150000,"argon2id_per_s":50,"argon2id_one_thread_ms":30}
-{"kind":"row","phase":"base","target":"tessera","row":"POST /token client_credentials","limit":"rs256","load":{"requests":7000,"duration_s":1.0,"p50_ms":1.5,"p99_ms":4.0,"errors":0},"rss_kib":20480,"hwm_kib":30720}
+{"kind":"row","phase":"base","target":"tessera","row":"POST /token client_credentials","limit":"rs256","load":{"requests":7000,"duration_s":1.0,"p50_ms":1.5,"p99_ms":4.0,"errors":0},"rss_kib":20480,"hwm_kib":30720,"wall_s":2.0,"server_cpu_s":3.5,"load_cpu_s":0.4}
 {"kind":"row","phase":"base","target":"reference","row":"POST /token client_credentials","load":{"requests":2800,"duration_s":1.0,"p50_ms":9.0,"p99_ms":20.0,"errors":0},"rss_kib":81920}
 {"kind":"row","phase":"base","target":"tessera","row":"login flow","limit":"argon2","load":{"requests":50,"duration_s":1.0,"p50_ms":80,"p99_ms":120,"errors":5}}
 {"kind":"row","phase":"scale","target":"tessera","row":"POST /token client_credentials","load":{"requests":6000,"duration_s":1.0,"p50_ms":1.6,"p99_ms":4.5,"errors":0}}
@@ -326,14 +362,15 @@ mod tests {
             "{report}"
         );
         assert!(report.contains(
-            "| POST /token client_credentials | 7000 | 1.50 | 4.00 | 0 | 20.0 | 30.0 | 8000 | 88 % | 2800 | 80.0 | 2.50× |"
+            "| POST /token client_credentials | 7000 | 1.50 | 4.00 | 0 | 20.0 | 30.0 | 8000 | 88 % | 1.75 | 0.20 | 100 % | 2800 | 80.0 | 2.50× |"
         ), "{report}");
         // 45 good flows of 50 against 100/s.
         assert!(
             report.contains("| login flow | 45.0 | 80.00 | 120.00 | 5 |"),
             "{report}"
         );
-        assert!(report.contains("| 100 | 45 % |"), "{report}");
+        // No CPU figures recorded: the CPU columns stay empty.
+        assert!(report.contains("| 100 | 45 % | – | – | – |"), "{report}");
         assert!(report.contains("| POST /token client_credentials | 6000 | 1.60 | 4.50 | 0 | – | 7000 | 1.50 | 4.00 |"), "{report}");
     }
 }
