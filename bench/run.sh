@@ -277,6 +277,10 @@ seed_tessera() {
     ES_SECRET="$(cli client create --client-id bench-cc-es256 --name "Bench service (ES256)" \
       --grant-type client_credentials --id-token-signed-response-alg ES256 --json |
       json_field client_secret)" || fail "tessera client create bench-cc-es256 failed"
+    WEB_ES_SECRET="$(cli client create --client-id bench-web-es256 --name "Bench web app (ES256)" \
+      --redirect-uri "$REDIRECT_URI" --grant-type authorization_code refresh_token \
+      --id-token-signed-response-alg ES256 --json | json_field client_secret)" ||
+      fail "tessera client create bench-web-es256 failed"
     ES256=1
   else
     say "this build has no --id-token-signed-response-alg: the ES256 row is left out"
@@ -298,9 +302,12 @@ user_tokens() {
 }
 
 prepare_refresh() {
-  "$BENCH" refresh-tokens --database-url "$TESSERA_DATABASE_URL" --client-id bench-web \
-    --username benchuser --count "$REFRESH_COUNT" --out "$WORK/refresh.txt" ||
-    fail "preparing refresh tokens failed"
+  local client
+  for client in bench-web $([ "$ES256" = 1 ] && echo bench-web-es256); do
+    "$BENCH" refresh-tokens --database-url "$TESSERA_DATABASE_URL" --client-id "$client" \
+      --username benchuser --count "$REFRESH_COUNT" --out "$WORK/refresh-$client.txt" ||
+      fail "preparing refresh tokens for $client failed"
+  done
 }
 
 basic() { printf '%s:%s' "$1" "$2" | base64 -w0; }
@@ -321,10 +328,16 @@ token_rows() { # rows 2-4
   BENCH_BEARER="$ACCESS_TOKEN" \
     measure tessera "$SERVER_PID" "GET /userinfo (JWT access token)" "" "" \
     wrk_run get.lua "$base/userinfo"
-  BENCH_BASIC="$(basic bench-web "$WEB_SECRET")" BENCH_TOKENS="$WORK/refresh.txt" \
+  BENCH_BASIC="$(basic bench-web "$WEB_SECRET")" BENCH_TOKENS="$WORK/refresh-bench-web.txt" \
     BENCH_THREADS="$WRK_THREADS" \
     measure tessera "$SERVER_PID" "POST /token refresh_token (rotation)" half-rs256 "" \
     wrk_run refresh.lua "$base/token"
+  if [ "$ES256" = 1 ]; then
+    BENCH_BASIC="$(basic bench-web-es256 "$WEB_ES_SECRET")" \
+      BENCH_TOKENS="$WORK/refresh-bench-web-es256.txt" BENCH_THREADS="$WRK_THREADS" \
+      measure tessera "$SERVER_PID" "POST /token refresh_token (rotation), ES256 client" \
+      half-es256 "" wrk_run refresh.lua "$base/token"
+  fi
 }
 
 login_storm() { # seconds

@@ -138,6 +138,7 @@ pub fn render(text: &str) -> anyhow::Result<String> {
             "rs256" => Some(num(l, "rs256_sign_per_s")),
             "half-rs256" => Some(num(l, "rs256_sign_per_s") / 2.0),
             "es256" => Some(num(l, "es256_sign_per_s")),
+            "half-es256" => Some(num(l, "es256_sign_per_s") / 2.0),
             "argon2" => Some(num(l, "argon2id_per_s")),
             _ => None,
         }

@@ -24,6 +24,8 @@ pub mod throttle;
 pub mod tokens;
 pub mod users;
 
+use std::cell::RefCell;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
@@ -77,11 +79,22 @@ pub use on_backend;
 /// Under read committed every statement sees what other transactions committed before it, and
 /// an `UPDATE … WHERE` that waited for a row lock re-checks its condition: the conditional
 /// updates in `codes::consume` and `tokens::rotate` are what decide a race on both backends.
+///
+/// Inside [`Db::run`] on SQLite, the server's own writers first take turns on an in-process
+/// lock: they then wait for each other without sleeping in SQLite's busy handler (which sleeps
+/// 1, 2, 5, 10… ms between tries), and the busy timeout is left to other processes.
 pub fn write_transaction<T, E, F>(conn: &mut Conn, f: F) -> Result<T, E>
 where
     F: FnOnce(&mut Conn) -> Result<T, E>,
     E: From<diesel::result::Error>,
 {
+    let turns = match conn {
+        Conn::Sqlite(_) => WRITER_TURNS.with(|turns| turns.borrow().clone()),
+        Conn::Pg(_) => None,
+    };
+    let _turn = turns
+        .as_ref()
+        .map(|turns| turns.lock().unwrap_or_else(PoisonError::into_inner));
     match conn {
         Conn::Sqlite(c) => AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")?,
         Conn::Pg(c) => AnsiTransactionManager::begin_transaction(c)?,
@@ -95,6 +108,27 @@ where
             Ok(()) | Err(diesel::result::Error::BrokenTransactionManager) => Err(error),
             Err(rollback) => Err(rollback.into()),
         },
+    }
+}
+
+thread_local! {
+    /// The writer lock of the database whose [`Db::run`] is running on this thread.
+    static WRITER_TURNS: RefCell<Option<Arc<Mutex<()>>>> = const { RefCell::new(None) };
+}
+
+/// Sets [`WRITER_TURNS`] for the closure of one [`Db::run`], and clears it after, panic or not.
+struct WriterTurns;
+
+impl WriterTurns {
+    fn set(turns: Arc<Mutex<()>>) -> Self {
+        WRITER_TURNS.with(|t| *t.borrow_mut() = Some(turns));
+        Self
+    }
+}
+
+impl Drop for WriterTurns {
+    fn drop(&mut self) {
+        WRITER_TURNS.with(|t| t.borrow_mut().take());
     }
 }
 
@@ -240,6 +274,8 @@ impl DbError {
 pub struct Db {
     pool: Pool<Manager>,
     postgres: bool,
+    /// The turns of this process's SQLite write transactions (see [`write_transaction`]).
+    writer: Arc<Mutex<()>>,
 }
 
 impl Db {
@@ -292,6 +328,7 @@ impl Db {
         Ok(Self {
             pool,
             postgres: url.is_postgres(),
+            writer: Arc::default(),
         })
     }
 
@@ -358,8 +395,10 @@ impl Db {
         E: From<DbError> + Send + 'static,
     {
         let pool = self.pool.clone();
+        let writer = self.writer.clone();
         run_blocking(move || {
             let mut conn = pool.get().map_err(DbError::from)?;
+            let _turns = WriterTurns::set(writer);
             f(&mut conn)
         })
         .await
@@ -382,6 +421,51 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// With no busy timeout at all, SQLite would refuse every writer that finds another one
+    /// in its transaction ("database is locked"): the server's writers take turns instead.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_servers_writers_take_turns_without_sqlites_busy_handler() {
+        let dir = tempfile::tempdir().expect("a temporary folder");
+        let path = dir.path().join("turns.db").display().to_string();
+        let db = Db::connect_with(&DatabaseUrl::Sqlite(path), Duration::ZERO).expect("open");
+        db.run(|conn| {
+            conn.batch_execute("CREATE TABLE turns (n INTEGER NOT NULL)")
+                .map_err(DbError::from)
+        })
+        .await
+        .expect("create");
+        let writers: Vec<_> = (0..16)
+            .map(|n| {
+                let db = db.clone();
+                tokio::spawn(async move {
+                    db.run(move |conn| {
+                        write_transaction(conn, |conn| -> Result<(), DbError> {
+                            conn.batch_execute(&format!("INSERT INTO turns (n) VALUES ({n})"))?;
+                            // Long enough for the others to find the database locked.
+                            std::thread::sleep(Duration::from_millis(5));
+                            Ok(())
+                        })
+                    })
+                    .await
+                })
+            })
+            .collect();
+        for writer in writers {
+            writer.await.expect("joined").expect("every writer commits");
+        }
+        let count: i64 = db
+            .run(|conn| {
+                diesel::select(diesel::dsl::sql::<diesel::sql_types::BigInt>(
+                    "(SELECT COUNT(*) FROM turns)",
+                ))
+                .get_result(conn)
+                .map_err(DbError::from)
+            })
+            .await
+            .expect("count");
+        assert_eq!(count, 16);
+    }
 
     #[test]
     fn database_url_picks_sqlite_for_paths_and_scheme() {
