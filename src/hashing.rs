@@ -238,16 +238,18 @@ fn work(shared: &Shared) {
 mod tests {
     use super::*;
 
+    /// Hashes "correct horse" and checks that the hash verifies.
+    async fn hashed_and_verified(hashing: &Hashing) -> String {
+        let stored = hashing.hash("correct horse".into()).await.unwrap();
+        let verified = hashing.verify("correct horse".into(), stored.clone());
+        assert!(verified.await.unwrap());
+        stored
+    }
+
     #[tokio::test]
     async fn hashes_verifies_and_refuses_when_full() {
         let hashing = Hashing::new(1, 1).unwrap();
-        let stored = hashing.hash("correct horse".into()).await.unwrap();
-        assert!(
-            hashing
-                .verify("correct horse".into(), stored.clone())
-                .await
-                .unwrap()
-        );
+        let stored = hashed_and_verified(&hashing).await;
         assert!(
             !hashing
                 .verify("wrong".into(), stored.clone())
@@ -290,13 +292,7 @@ mod tests {
             }
         };
         assert_eq!(hashing.load().kept_memory, 0);
-        let stored = hashing.hash("correct horse".into()).await.unwrap();
-        assert!(
-            hashing
-                .verify("correct horse".into(), stored.clone())
-                .await
-                .unwrap()
-        );
+        let stored = hashed_and_verified(&hashing).await;
         assert_eq!(kept_becomes(1, keep / 2).await, 1);
         // Checks in a row reuse it rather than adding more.
         for _ in 0..3 {
