@@ -13,8 +13,8 @@
 # load with wrk (Debian's package, installed when missing; Lua scripts in bench/lua) and the
 # browser-login driver of the tessera-bench crate, measures the limits of the machine in the
 # same run (bench/src/limits.rs, and `openssl speed` as a cross-check), and prints the table.
-# A full run writes it to bench/results/latest.md as well. Every process it starts is stopped
-# on exit, success or failure.
+# A full run writes it to bench/results/latest.md as well (--postgres: latest-postgres.md).
+# Every process it starts is stopped on exit, success or failure.
 #
 # Environment: BENCH_SECONDS (per row, default 8; --quick: 1), BENCH_WRK_THREADS (2),
 # BENCH_CONNECTIONS (64), BENCH_LOGIN_CONCURRENCY (8), BENCH_REFRESH_TOKENS (20000),
@@ -506,6 +506,8 @@ printf '\n'
 "$BENCH" report "$RESULTS" | tee "$WORK/report.md"
 if [ "$QUICK" = 0 ]; then
   mkdir -p "$ROOT/bench/results"
-  cp "$WORK/report.md" "$ROOT/bench/results/latest.md"
-  say "wrote bench/results/latest.md"
+  out="latest.md"
+  [ -z "${POSTGRES_URL:-}" ] || out="latest-postgres.md"
+  cp "$WORK/report.md" "$ROOT/bench/results/$out"
+  say "wrote bench/results/$out"
 fi
