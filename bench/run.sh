@@ -452,6 +452,9 @@ scale() {
     --users "${BENCH_SCALE_USERS:-1000000}" --clients "${BENCH_SCALE_CLIENTS:-100000}" \
     --refresh-tokens "${BENCH_SCALE_REFRESH_TOKENS:-5000000}")" || fail "seeding failed"
   say "seeded: $(tail -n 1 "$RESULTS")"
+  # The seeder leaves gigabytes of dirty pages: write them out first, so that the rows measure
+  # the server rather than the kernel's writeback of the seed.
+  sync
   start_tessera
   user_tokens
   prepare_refresh
