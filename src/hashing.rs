@@ -276,31 +276,29 @@ mod tests {
         assert_eq!(load.refused, refused as i64);
     }
 
+    /// Waits up to `within` for the executor to keep `n` working memories; answers the count.
+    /// (A check answers just before its thread puts the memory back.)
+    async fn kept_becomes(hashing: &Hashing, n: i64, within: Duration) -> i64 {
+        let deadline = Instant::now() + within;
+        while hashing.load().kept_memory != n && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        hashing.load().kept_memory
+    }
+
     #[tokio::test]
     async fn working_memory_is_kept_while_used_and_freed_after_a_quiet_spell() {
         let keep = Duration::from_millis(300);
-        let hashing = Hashing::keeping_memory(2, 4, keep).unwrap();
-        // A check answers just before its thread puts the memory back: wait for the count.
-        let kept_becomes = |n: i64, within: Duration| {
-            let hashing = &hashing;
-            async move {
-                let deadline = Instant::now() + within;
-                while hashing.load().kept_memory != n && Instant::now() < deadline {
-                    tokio::time::sleep(Duration::from_millis(10)).await;
-                }
-                hashing.load().kept_memory
-            }
-        };
+        let hashing = Hashing::keeping_memory(1, 4, keep).unwrap();
         assert_eq!(hashing.load().kept_memory, 0);
         let stored = hashed_and_verified(&hashing).await;
-        assert_eq!(kept_becomes(1, keep / 2).await, 1);
+        assert_eq!(kept_becomes(&hashing, 1, keep / 2).await, 1);
         // Checks in a row reuse it rather than adding more.
         for _ in 0..3 {
             assert!(!hashing.verify_dummy("x".into()).await.unwrap());
         }
-        assert_eq!(kept_becomes(1, keep / 2).await, 1);
-        // Two threads free it within two quiet spells.
-        let freed = kept_becomes(0, keep * 2 + Duration::from_secs(2)).await;
+        assert_eq!(kept_becomes(&hashing, 1, keep / 2).await, 1);
+        let freed = kept_becomes(&hashing, 0, keep + Duration::from_secs(2)).await;
         assert_eq!(freed, 0, "unused memory was not freed");
         // A check after that allocates again and answers rightly.
         assert!(
@@ -309,7 +307,20 @@ mod tests {
                 .await
                 .unwrap()
         );
-        assert_eq!(kept_becomes(1, keep / 2).await, 1);
+        assert_eq!(kept_becomes(&hashing, 1, keep / 2).await, 1);
+    }
+
+    #[tokio::test]
+    async fn every_threads_memory_is_freed_after_a_quiet_spell() {
+        let keep = Duration::from_millis(300);
+        let hashing = Hashing::keeping_memory(2, 4, keep).unwrap();
+        let checks: Vec<_> = (0..4).map(|_| hashing.verify_dummy("x".into())).collect();
+        assert!(futures_join(checks).await.iter().all(|a| *a == Ok(false)));
+        // Checks that ran at once had memory of their own; never more than one a thread.
+        let kept = kept_becomes(&hashing, 2, keep / 2).await;
+        assert!((1..=2).contains(&kept), "{kept} memories kept by 2 threads");
+        let freed = kept_becomes(&hashing, 0, keep * 2 + Duration::from_secs(2)).await;
+        assert_eq!(freed, 0, "unused memory was not freed");
     }
 
     /// Polls every future to its first await before awaiting any (so all are queued first).
