@@ -4,7 +4,7 @@
 use serde_json::Value;
 use tessera::manage::NewClient;
 
-use crate::browser::{AuthRequest, Browser, Form, random_string};
+use crate::browser::{AuthRequest, Browser, Form};
 use crate::helpers::{ADMIN_PASSWORD, ClientAuth, Reply, TestApp, str_field};
 
 /// A backend allowed the admin API scope.
@@ -106,26 +106,9 @@ pub async fn person_tokens(
         "sign-in of {username}: {}",
         signed_in.body
     );
-    let req = AuthRequest {
-        client_id: TOOL.into(),
-        redirect_uri: TOOL_REDIRECT.into(),
-        scope: scope.into(),
-        state: random_string(),
-        nonce: random_string(),
-        code_verifier: Some(random_string()),
-        extra: vec![],
-    };
-    let params = browser.code_for(app, &req).await;
-    let reply = app
-        .redeem(
-            ClientAuth::Basic(TOOL, secret),
-            &params["code"],
-            TOOL_REDIRECT,
-            req.verifier(),
-        )
-        .await;
-    assert_eq!(reply.status, 200, "code redemption: {}", reply.body);
-    reply.json()
+    let req = AuthRequest::new(TOOL, TOOL_REDIRECT).scope(scope);
+    app.redeemed(&browser, &req, ClientAuth::Basic(TOOL, secret))
+        .await
 }
 
 /// The bootstrap admin's access token with `tessera:admin`.

@@ -10,7 +10,7 @@ use tessera::crypto::alg::SigningAlg;
 use tessera::manage::NewClient;
 
 use crate::admin_support::{call, register};
-use crate::browser::{AuthRequest, random_string};
+use crate::browser::AuthRequest;
 use crate::helpers::{ClientAuth, TestApp, str_field};
 
 const REDIRECT: &str = "https://alg.example/cb";
@@ -84,27 +84,9 @@ fn verify_with_jwks(jwks: &JwkSet, token: &str, alg: SigningAlg, issuer: &str) -
 
 /// A code flow with PKCE for alice; answers the token response.
 pub async fn code_flow(app: &TestApp, id: &str, secret: &str) -> Value {
-    let browser = app.browser();
-    let req = AuthRequest {
-        client_id: id.into(),
-        redirect_uri: REDIRECT.into(),
-        scope: "openid profile email offline_access".into(),
-        state: random_string(),
-        nonce: random_string(),
-        code_verifier: Some(random_string()),
-        extra: vec![],
-    };
-    let params = browser.code_for(app, &req).await;
-    let reply = app
-        .redeem(
-            ClientAuth::Basic(id, secret),
-            &params["code"],
-            REDIRECT,
-            req.verifier(),
-        )
-        .await;
-    assert_eq!(reply.status, 200, "code redemption: {}", reply.body);
-    reply.json()
+    let req = AuthRequest::new(id, REDIRECT);
+    app.redeemed(&app.browser(), &req, ClientAuth::Basic(id, secret))
+        .await
 }
 
 #[actix_web::test]

@@ -42,8 +42,21 @@ pub struct AuthRequest {
 }
 
 impl AuthRequest {
-    /// A request with fresh state, nonce and PKCE verifier, for a fixture client and its
-    /// registered redirect URI, asking for every scope.
+    /// A request with fresh state, nonce and PKCE verifier for `client_id` and `redirect_uri`,
+    /// asking for every scope.
+    pub fn new(client_id: &str, redirect_uri: &str) -> Self {
+        Self {
+            client_id: client_id.into(),
+            redirect_uri: redirect_uri.into(),
+            scope: "openid profile email offline_access".into(),
+            state: random_string(),
+            nonce: random_string(),
+            code_verifier: Some(random_string()),
+            extra: vec![],
+        }
+    }
+
+    /// [`AuthRequest::new`] for a fixture client and its registered redirect URI.
     pub fn for_client(client_id: &str) -> Self {
         let redirect = match client_id {
             WEB => WEB_REDIRECT,
@@ -53,15 +66,7 @@ impl AuthRequest {
             NATIVE => NATIVE_REDIRECT,
             other => panic!("no redirect URI for {other}"),
         };
-        Self {
-            client_id: client_id.into(),
-            redirect_uri: redirect.into(),
-            scope: "openid profile email offline_access".into(),
-            state: random_string(),
-            nonce: random_string(),
-            code_verifier: Some(random_string()),
-            extra: vec![],
-        }
+        Self::new(client_id, redirect)
     }
 
     pub fn scope(mut self, scope: &str) -> Self {

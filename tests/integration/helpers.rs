@@ -411,13 +411,24 @@ impl TestApp {
     pub async fn tokens_for(&self, client: &str, scope: &str) -> (Browser, Value) {
         let browser = self.browser();
         let req = AuthRequest::for_client(client).scope(scope);
-        let params = browser.code_for(self, &req).await;
-        let auth = self.auth_for(client);
+        let tokens = self.redeemed(&browser, &req, self.auth_for(client)).await;
+        (browser, tokens)
+    }
+
+    /// Runs `req` in `browser` (alice signs in if needed, consent allowed) and redeems the
+    /// code with `auth`; answers the token response (asserted 200).
+    pub async fn redeemed(
+        &self,
+        browser: &Browser,
+        req: &AuthRequest,
+        auth: ClientAuth<'_>,
+    ) -> Value {
+        let params = browser.code_for(self, req).await;
         let reply = self
             .redeem(auth, &params["code"], &req.redirect_uri, req.verifier())
             .await;
         assert_eq!(reply.status, 200, "code redemption: {}", reply.body);
-        (browser, reply.json())
+        reply.json()
     }
 
     /// How a fixture client authenticates at the token endpoint.
