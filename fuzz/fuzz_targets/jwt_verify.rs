@@ -9,8 +9,7 @@ use std::sync::LazyLock;
 use libfuzzer_sys::fuzz_target;
 use tessera::crypto::alg::SigningAlg;
 use tessera::crypto::jwt::{self, ACCESS_TOKEN_TYP};
-use tessera::crypto::keys::{self, KeySet};
-use tessera::db::keys::KeyRow;
+use tessera::crypto::keys::KeySet;
 use tessera::oidc::claims::{AccessClaims, IdTokenClaims};
 
 const ISSUER: &str = "https://id.example";
@@ -18,19 +17,7 @@ const ISSUER: &str = "https://id.example";
 static KEYS: LazyLock<KeySet> = LazyLock::new(|| {
     let dir = std::env::temp_dir().join(format!("tessera-fuzz-keys-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("key folder");
-    let rows: Vec<KeyRow> = SigningAlg::ALL
-        .into_iter()
-        .map(|alg| KeyRow {
-            kid: keys::generate(&dir, alg).expect("generate a key"),
-            alg: alg.as_str().into(),
-            created_at: 0,
-            retired_at: None,
-            private_key: None,
-            signs_from: 0,
-        })
-        .collect();
-    let vault = keys::KeyVault::new(dir, None);
-    KeySet::build(&vault, &rows, 0, 60).expect("key set")
+    KeySet::generate_one_of_each(&dir).expect("key set")
 });
 
 fuzz_target!(|data: &[u8]| {

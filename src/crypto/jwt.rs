@@ -112,8 +112,6 @@ pub(crate) mod tests {
     use jsonwebtoken::{Algorithm, EncodingKey};
 
     use super::*;
-    use crate::crypto::keys;
-    use crate::db::keys::KeyRow;
 
     #[derive(Debug, Serialize, Deserialize)]
     struct Claims {
@@ -135,19 +133,7 @@ pub(crate) mod tests {
 
     /// A key set with one key of each algorithm.
     pub(crate) fn key_set(dir: &std::path::Path) -> KeySet {
-        let rows: Vec<KeyRow> = SigningAlg::ALL
-            .into_iter()
-            .map(|alg| KeyRow {
-                kid: keys::generate(dir, alg).expect("generate"),
-                alg: alg.as_str().into(),
-                created_at: 0,
-                retired_at: None,
-                private_key: None,
-                signs_from: 0,
-            })
-            .collect();
-        let vault = keys::KeyVault::new(dir.to_path_buf(), None);
-        KeySet::build(&vault, &rows, 0, 60).expect("build")
+        KeySet::generate_one_of_each(dir).expect("a key set")
     }
 
     fn claims(exp: i64) -> Claims {

@@ -23,6 +23,25 @@ pub struct KeySet {
 }
 
 impl KeySet {
+    /// A set of fresh, unsealed keys, one of each algorithm, written to `dir`, all signing from
+    /// time 0: for tests and fuzzing, which sign and verify without a database.
+    pub fn generate_one_of_each(dir: &std::path::Path) -> Result<Self, KeyError> {
+        let rows = SigningAlg::ALL
+            .into_iter()
+            .map(|alg| {
+                Ok(KeyRow {
+                    kid: super::keys::generate(dir, alg)?,
+                    alg: alg.as_str().into(),
+                    created_at: 0,
+                    retired_at: None,
+                    private_key: None,
+                    signs_from: 0,
+                })
+            })
+            .collect::<Result<Vec<_>, KeyError>>()?;
+        Self::build(&KeyVault::new(dir.to_path_buf(), None), &rows, 0, 60)
+    }
+
     /// Builds the set from the key rows: [`signer_row`] signs for each algorithm (an RS256
     /// key is required: it is the default); active keys and retired keys still inside
     /// `publish_window` seconds after retirement are published.
