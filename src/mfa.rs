@@ -102,7 +102,7 @@ pub fn check_code(
     now: i64,
 ) -> Result<Verdict, DbError> {
     let (account, ip) = (account_key(user_id), ip_key(ip));
-    if db::throttle::is_blocked(conn, &account, now)? || db::throttle::is_blocked(conn, &ip, now)? {
+    if db::throttle::any_blocked(conn, &[&account, &ip], now)? {
         return Ok(Verdict::Throttled);
     }
     let code = code.trim();

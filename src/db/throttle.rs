@@ -12,14 +12,14 @@ pub const MAX_BLOCK: i64 = 15 * 60;
 /// A key with no failure for this long starts again from zero.
 pub const FORGET_AFTER: i64 = 60 * 60;
 
-/// Whether `key` is blocked at `now`.
-pub fn is_blocked(conn: &mut super::Conn, key: &str, now: i64) -> QueryResult<bool> {
-    let until: Option<i64> = login_throttle::table
-        .find(key)
-        .select(login_throttle::blocked_until)
-        .get_result(conn)
-        .optional()?;
-    Ok(until.is_some_and(|u| u > now))
+/// Whether any of `keys` (an account's and an address's) is blocked at `now`, in one query.
+pub fn any_blocked(conn: &mut super::Conn, keys: &[&str], now: i64) -> QueryResult<bool> {
+    let blocked: i64 = login_throttle::table
+        .filter(login_throttle::throttle_key.eq_any(keys))
+        .filter(login_throttle::blocked_until.gt(now))
+        .count()
+        .get_result(conn)?;
+    Ok(blocked > 0)
 }
 
 /// Records one failure of `key`, which may fail `free` times before being blocked. Call it in a

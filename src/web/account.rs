@@ -239,14 +239,7 @@ pub async fn change_password(
     let user = person.user.clone();
     let keep_sid = person.session.sid.clone();
     let (account_key, ip_key) = password_keys(&user, &req);
-    let keys = (account_key.clone(), ip_key.clone());
-    let blocked = state
-        .db
-        .run(move |conn| -> Result<bool, DbError> {
-            Ok(db::throttle::is_blocked(conn, &keys.0, now)?
-                || db::throttle::is_blocked(conn, &keys.1, now)?)
-        })
-        .await;
+    let blocked = password_blocked(&state, (account_key.clone(), ip_key.clone()), now).await;
     // Both argon2 calls (the current password, then the new one) run on the argon2 executor,
     // holding no database connection; a full queue refuses the change before any write.
     let outcome = match blocked {
@@ -313,6 +306,25 @@ pub fn password_keys(user: &User, req: &HttpRequest) -> (String, String) {
         format!("account:{}", user.username.to_lowercase()),
         crate::mfa::ip_key(&client_ip(req)),
     )
+}
+
+/// Whether the account's or the address's password checks are blocked now: asked before an
+/// argon2 check of the person's password.
+pub async fn password_blocked(
+    state: &AppState,
+    (account_key, ip_key): (String, String),
+    now: i64,
+) -> Result<bool, DbError> {
+    state
+        .db
+        .run(move |conn| -> Result<bool, DbError> {
+            Ok(db::throttle::any_blocked(
+                conn,
+                &[&account_key, &ip_key],
+                now,
+            )?)
+        })
+        .await
 }
 
 /// Records a wrong password for the account and the address.

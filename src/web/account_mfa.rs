@@ -191,14 +191,8 @@ pub async fn disable(
     // throttle allows it.
     let mut password_matched = false;
     if !by_code {
-        let keys = (account_key.clone(), ip_key.clone());
-        let blocked = state
-            .db
-            .run(move |conn| -> Result<bool, DbError> {
-                Ok(db::throttle::is_blocked(conn, &keys.0, now)?
-                    || db::throttle::is_blocked(conn, &keys.1, now)?)
-            })
-            .await;
+        let blocked =
+            account::password_blocked(&state, (account_key.clone(), ip_key.clone()), now).await;
         match blocked {
             Ok(false) => {}
             Ok(true) => {

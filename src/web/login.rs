@@ -142,9 +142,7 @@ pub async fn submit(
     let lookup = state
         .db
         .run(move |conn| -> Result<Lookup, DbError> {
-            if db::throttle::is_blocked(conn, &account_key, now)?
-                || db::throttle::is_blocked(conn, &ip_key, now)?
-            {
+            if db::throttle::any_blocked(conn, &[&account_key, &ip_key], now)? {
                 return Ok(Lookup::Throttled);
             }
             Ok(Lookup::Found(db::users::find_by_username(conn, &name)?))
