@@ -229,7 +229,7 @@ const SETTINGS: &[(&str, &str, Option<&str>)] = &[
     ),
 ];
 
-/// Most argon2 threads (each hash holds 19 MiB while it runs).
+/// Most argon2 threads (each hash holds 12 MiB while it runs).
 const MAX_HASHING_THREADS: usize = 256;
 /// Most password checks waiting for a thread.
 const MAX_HASHING_QUEUE: usize = 100_000;

@@ -2,14 +2,14 @@
 //! dedicated threads behind a bounded queue, never on the async workers nor on the blocking
 //! pool that the database calls share.
 //!
-//! At most `threads` hashes run at once (each holds 19 MiB while it runs) and at most `queue`
+//! At most `threads` hashes run at once (each holds 12 MiB while it runs) and at most `queue`
 //! more wait; a check that finds the queue full is refused at once with
 //! [`HashingError::Busy`], which pages answer 503 with `Retry-After`. A sign-in storm thus
 //! costs a bounded amount of memory and leaves the cores' other work (token grants) running.
 //!
 //! The argon2 working memory of a finished check is kept for the next
 //! ([`password::Memory`]): while sign-ins keep coming, a check allocates nothing, faults in no
-//! fresh pages, and takes as long on every thread. Resident memory is thus about 19 MiB per
+//! fresh pages, and takes as long on every thread. Resident memory is thus about 12 MiB per
 //! busy thread; memory that no check has used for a few seconds is freed.
 
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -55,6 +55,15 @@ pub struct Hashing {
     queue: usize,
 }
 
+/// What a password check found.
+#[derive(Debug)]
+pub struct Checked {
+    pub matched: bool,
+    /// A hash of the matched password with today's parameters, when the stored one was made
+    /// with others.
+    pub rehashed: Option<String>,
+}
+
 /// What the executor is doing now, for `/metrics`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct HashingLoad {
@@ -66,7 +75,7 @@ pub struct HashingLoad {
     pub refused: i64,
     pub threads: usize,
     pub queue: usize,
-    /// Working memories (19 MiB each) kept for the next checks.
+    /// Working memories (12 MiB each) kept for the next checks.
     pub kept_memory: i64,
 }
 
@@ -111,6 +120,26 @@ impl Hashing {
     pub async fn verify(&self, password: String, stored: String) -> Result<bool, HashingError> {
         self.submit(move |memory| password::verify_in(memory, &password, &stored))
             .await
+    }
+
+    /// Whether `password` matches the stored PHC string and, when it does and the hash was made
+    /// with other than today's parameters, a fresh hash to store in its place (both computed in
+    /// one job, so a sign-in queues once).
+    pub async fn verify_and_rehash(
+        &self,
+        password: String,
+        stored: String,
+    ) -> Result<Checked, HashingError> {
+        self.submit(move |memory| {
+            let matched = password::verify_in(memory, &password, &stored);
+            let rehashed = if matched && password::outdated(&stored) {
+                password::hash(&password).ok()
+            } else {
+                None
+            };
+            Checked { matched, rehashed }
+        })
+        .await
     }
 
     /// Spends the time of one verification and answers `false`: for unknown users, so that

@@ -80,7 +80,7 @@ impl Metrics {
                 "password_hashing",
                 "The argon2 executor: checks waiting and running, its queue size and threads, \
                  checks refused since start because the queue was full, and working memories \
-                 (19 MiB each) kept for the next checks",
+                 (12 MiB each) kept for the next checks",
             ),
             &["state"],
         )?;

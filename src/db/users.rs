@@ -64,6 +64,19 @@ pub fn set_password_hash(conn: &mut super::Conn, id: &str, hash: &str) -> QueryR
         .execute(conn)
 }
 
+/// Replaces the password hash of `id` if it is still `old`: a sign-in's rehash never undoes
+/// a password change made meanwhile. Answers how many rows changed.
+pub fn replace_password_hash(
+    conn: &mut super::Conn,
+    id: &str,
+    old: &str,
+    new: &str,
+) -> QueryResult<usize> {
+    diesel::update(users::table.find(id).filter(users::password_hash.eq(old)))
+        .set(users::password_hash.eq(new))
+        .execute(conn)
+}
+
 pub fn set_mfa_required(conn: &mut super::Conn, id: &str, required: bool) -> QueryResult<usize> {
     diesel::update(users::table.find(id))
         .set(users::mfa_required.eq(required))

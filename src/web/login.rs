@@ -14,6 +14,7 @@ use crate::db::sessions::Session;
 use crate::db::users::User;
 use crate::db::{self, DbError};
 use crate::domain::params::Params;
+use crate::hashing::Checked;
 use crate::state::AppState;
 
 /// The one message for every failed sign-in: it never says which part was wrong.
@@ -157,16 +158,24 @@ pub async fn submit(
                 Some(u) => {
                     state
                         .hashing
-                        .verify(password_given, u.password_hash.clone())
+                        .verify_and_rehash(password_given, u.password_hash.clone())
                         .await
                 }
-                None => state.hashing.verify_dummy(password_given).await,
+                None => state
+                    .hashing
+                    .verify_dummy(password_given)
+                    .await
+                    .map(|matched| Checked {
+                        matched,
+                        rehashed: None,
+                    }),
             };
             match verified {
-                Ok(ok) => {
-                    let user = user.filter(|u| ok && !u.disabled);
+                Ok(checked) => {
+                    let user = user.filter(|u| checked.matched && !u.disabled);
                     let step = Step {
                         user,
+                        rehashed: checked.rehashed,
                         new_session,
                         old_hash: browser.cookie.as_deref().map(random::hash),
                         account_key: format!("account:{}", username.to_lowercase()),
@@ -266,6 +275,8 @@ enum Lookup {
 /// What is written once the password was checked: `user` is the person when it matched.
 struct Step {
     user: Option<User>,
+    /// A fresh hash of the proven password, when the stored one has outdated parameters.
+    rehashed: Option<String>,
     new_session: Session,
     old_hash: Option<String>,
     account_key: String,
@@ -278,6 +289,7 @@ impl Step {
     fn finish(self, conn: &mut db::Conn, policy: MfaPolicy, now: i64) -> Result<Attempt, DbError> {
         let Step {
             user,
+            rehashed,
             new_session,
             old_hash,
             account_key,
@@ -290,6 +302,17 @@ impl Step {
                 db::throttle::record_failure(conn, &ip_key, FREE_IP_FAILURES, now)
             })?;
             return Ok(Attempt::Failed);
+        };
+        // The password is proven: a hash with outdated parameters is replaced, unless the
+        // password changed meanwhile.
+        let (user_id, stored) = (user.id.clone(), user.password_hash.clone());
+        let upgrade = |conn: &mut db::Conn| -> diesel::QueryResult<()> {
+            if let Some(new) = &rehashed
+                && db::users::replace_password_hash(conn, &user_id, &stored, new)? == 1
+            {
+                tracing::info!(user_id = %user_id, "A stored password hash was upgraded to the current parameters.");
+            }
+            Ok(())
         };
         if crate::mfa::step_after_password(conn, &user, policy)? != crate::mfa::Step::None {
             let pending = db::mfa::Pending {
@@ -305,6 +328,7 @@ impl Step {
                     db::mfa::delete_pending(conn, old, now)?;
                 }
                 db::throttle::clear(conn, &account_key)?;
+                upgrade(conn)?;
                 db::mfa::insert_pending(conn, &pending)
             })?;
             return Ok(Attempt::SecondFactor(pending.user_id));
@@ -318,6 +342,7 @@ impl Step {
                 db::sessions::delete(conn, old)?;
             }
             db::throttle::clear(conn, &account_key)?;
+            upgrade(conn)?;
             db::sessions::insert(conn, &session)
         })?;
         Ok(Attempt::SignedIn(session))

@@ -257,3 +257,71 @@ async fn after_login_the_authorization_resumes() {
     assert_eq!(back.path(), "/authorize");
     assert_eq!(query_of(&back).get("state"), Some(&req.state));
 }
+
+/// Alice's stored password hash, read from the database.
+fn stored_hash(app: &TestApp) -> String {
+    let mut conn = app.db.conn().expect("db connection");
+    tessera::db::users::find_by_username(&mut conn, ALICE)
+        .expect("read alice")
+        .expect("alice exists")
+        .password_hash
+}
+
+#[tokio::test]
+async fn a_sign_in_upgrades_a_hash_made_with_other_parameters_and_a_failed_one_does_not() {
+    use argon2::{Algorithm, Argon2, Params, PasswordHasher, Version};
+
+    let app = TestApp::spawn().await;
+    let current = stored_hash(&app);
+    assert!(
+        current.starts_with("$argon2id$v=19$m=12288,t=3,p=1$"),
+        "new hashes use the 12 MiB OWASP set: {current}"
+    );
+    // A hash as an earlier release stored it: OWASP's 19 MiB, two-pass set.
+    let legacy = Argon2::new(
+        Algorithm::Argon2id,
+        Version::V0x13,
+        Params::new(19456, 2, 1, None).expect("params"),
+    )
+    .hash_password(ALICE_PASSWORD.as_bytes())
+    .expect("hash")
+    .to_string();
+    {
+        let mut conn = app.db.conn().expect("db connection");
+        let alice = tessera::db::users::find_by_username(&mut conn, ALICE)
+            .expect("read alice")
+            .expect("alice exists");
+        tessera::db::users::set_password_hash(&mut conn, &alice.id, &legacy)
+            .expect("store the legacy hash");
+    }
+
+    let failed = app.browser().sign_in(ALICE, "not alice's password").await;
+    assert_eq!(failed.status, 401, "{}", failed.body);
+    assert_eq!(
+        stored_hash(&app),
+        legacy,
+        "a failed sign-in rehashes nothing"
+    );
+
+    let signed_in = app.browser().sign_in(ALICE, ALICE_PASSWORD).await;
+    assert_eq!(signed_in.status, 303, "{}", signed_in.body);
+    let upgraded = stored_hash(&app);
+    assert_ne!(upgraded, legacy);
+    assert!(
+        upgraded.starts_with("$argon2id$v=19$m=12288,t=3,p=1$"),
+        "{upgraded}"
+    );
+
+    // The upgraded hash holds the same password, and is left alone from now on.
+    let browser = app.browser();
+    assert_eq!(browser.sign_in(ALICE, ALICE_PASSWORD).await.status, 303);
+    assert!(has_live_session(&browser).await);
+    assert_eq!(stored_hash(&app), upgraded);
+    assert_eq!(
+        app.browser()
+            .sign_in(ALICE, "not alice's password")
+            .await
+            .status,
+        401
+    );
+}
