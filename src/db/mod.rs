@@ -16,6 +16,7 @@ pub mod consents;
 pub mod expired;
 pub mod keys;
 pub mod mfa;
+pub mod pool;
 pub mod roles;
 pub mod schema;
 pub mod search;
@@ -30,7 +31,7 @@ use std::time::Duration;
 
 use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
 use diesel::pg::PgConnection;
-use diesel::r2d2::{ConnectionManager, CustomizeConnection, Pool, PooledConnection};
+use diesel::r2d2::{Pool, PooledConnection};
 use diesel::sqlite::SqliteConnection;
 use diesel::{Connection, MultiConnection, RunQueryDsl};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
@@ -46,7 +47,7 @@ pub enum Conn {
     Sqlite(SqliteConnection),
 }
 
-type Manager = ConnectionManager<Conn>;
+use pool::{Manager, OnConnect};
 
 /// Connections per process; PostgreSQL needs `max_connections` above this times the instances.
 const POOL_SIZE: u32 = 8;
@@ -217,25 +218,6 @@ impl DatabaseUrl {
 /// How long a query waits for another connection's lock unless configured otherwise.
 pub const DEFAULT_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
-#[derive(Debug)]
-struct SqlitePragmas {
-    busy_timeout_ms: u128,
-}
-
-impl CustomizeConnection<Conn, diesel::r2d2::Error> for SqlitePragmas {
-    fn on_acquire(&self, conn: &mut Conn) -> Result<(), diesel::r2d2::Error> {
-        if let Conn::Sqlite(c) = conn {
-            c.batch_execute(&format!(
-                "PRAGMA busy_timeout = {}; PRAGMA journal_mode = WAL; \
-                 PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
-                self.busy_timeout_ms
-            ))
-            .map_err(diesel::r2d2::Error::QueryError)?;
-        }
-        Ok(())
-    }
-}
-
 /// What SQLite and libpq say when the database is locked, shutting down or unreachable (the
 /// connection ended under a query, e.g. PostgreSQL stopped or restarted).
 const UNAVAILABLE_MESSAGES: [&str; 8] = [
@@ -255,17 +237,26 @@ impl DbError {
     pub fn is_unavailable(&self) -> bool {
         match self {
             Self::Pool(_) | Self::Blocking => true,
-            Self::Query(diesel::result::Error::DatabaseError(
-                diesel::result::DatabaseErrorKind::ClosedConnection
-                | diesel::result::DatabaseErrorKind::UnableToSendCommand,
-                _,
-            )) => true,
-            Self::Query(diesel::result::Error::DatabaseError(_, info)) => {
-                let message = info.message().to_ascii_lowercase();
-                UNAVAILABLE_MESSAGES.iter().any(|m| message.contains(m))
-            }
+            Self::Query(e) => is_unavailable(e),
             _ => false,
         }
+    }
+}
+
+/// Whether a query failed because the database is locked past the busy timeout, unreachable,
+/// or ended the connection (rather than because of the query).
+fn is_unavailable(e: &diesel::result::Error) -> bool {
+    match e {
+        diesel::result::Error::DatabaseError(
+            diesel::result::DatabaseErrorKind::ClosedConnection
+            | diesel::result::DatabaseErrorKind::UnableToSendCommand,
+            _,
+        ) => true,
+        diesel::result::Error::DatabaseError(_, info) => {
+            let message = info.message().to_ascii_lowercase();
+            UNAVAILABLE_MESSAGES.iter().any(|m| message.contains(m))
+        }
+        _ => false,
     }
 }
 
@@ -317,11 +308,9 @@ impl Db {
             .max_size(POOL_SIZE)
             .min_idle(Some(1))
             .connection_timeout(POOL_WAIT)
-            // A pooled SQLite connection is a file handle that cannot drop; checking it with a
-            // `SELECT 1` on every checkout only adds a statement to each request. A PostgreSQL
-            // connection can die with its server, so it keeps the check.
+            // Which connections are checked, and how: see `pool`.
             .test_on_check_out(url.is_postgres())
-            .connection_customizer(Box::new(SqlitePragmas {
+            .connection_customizer(Box::new(OnConnect {
                 busy_timeout_ms: busy_timeout.as_millis(),
             }))
             .build(Manager::new(target))?;

@@ -219,3 +219,87 @@ async fn postgresql_stopped_under_a_running_server_gets_503_and_the_server_recov
     );
     held.assert_recovered(&app).await;
 }
+
+/// The server's pool gauges from `/metrics`, summed over `states` (`in_use`, `idle`, `max`).
+async fn server_pool(app: &TestApp, states: &[&str]) -> u32 {
+    let metrics = app.get("/metrics").await;
+    states
+        .iter()
+        .map(|state| {
+            let name = format!("tessera_db_pool_connections{{state=\"{state}\"}} ");
+            metrics
+                .body
+                .lines()
+                .find_map(|line| line.strip_prefix(name.as_str()))
+                .and_then(|v| v.trim().parse::<u32>().ok())
+                .unwrap_or_else(|| panic!("{name} in /metrics: {}", metrics.body))
+        })
+        .sum()
+}
+
+/// PostgreSQL ends every connection of a running server (an administrator's
+/// `pg_terminate_backend`, a failover): the pool hands out a connection that answered within the
+/// last half second without a `SELECT 1`, so a request on each such connection may fail, but
+/// a connection whose query found it closed is dropped, never handed out again, and the
+/// server goes on answering on fresh ones.
+#[tokio::test]
+async fn postgresql_connections_ended_under_a_running_server_fail_at_most_once_each() {
+    if crate::backend::on_postgres() {
+        println!("skipped on the PostgreSQL pass: the SQLite pass runs it on a cluster of its own");
+        return;
+    }
+    let Some(cluster) = Cluster::start_or_skip("the PostgreSQL connection test") else {
+        return;
+    };
+    let url = cluster.admin_url();
+    let app = TestApp::spawn_with_env(&[("TESSERA_DATABASE_URL", url.as_str())]).await;
+    let (_, tokens) = app.tokens_for(PORTAL, "openid offline_access").await;
+    let access = str_field(&tokens, "access_token");
+    // Several requests at once, so that the pool holds several connections.
+    let warm = tokio::join!(
+        app.userinfo(&access),
+        app.userinfo(&access),
+        app.userinfo(&access),
+        app.userinfo(&access)
+    );
+    assert_eq!(
+        [warm.0.status, warm.1.status, warm.2.status, warm.3.status],
+        [200; 4]
+    );
+    let pooled = server_pool(&app, &["in_use", "idle"]).await;
+    assert!(pooled >= 2, "the pool holds {pooled} connections");
+    // The pool may open more while the test runs, up to its maximum.
+    let most = server_pool(&app, &["max"]).await;
+
+    let mut admin = diesel::PgConnection::establish(&url).expect("connect as the superuser");
+    admin
+        .batch_execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+             WHERE pid <> pg_backend_pid() AND backend_type = 'client backend'",
+        )
+        .expect("end the server's connections");
+
+    let mut failed = 0;
+    let mut statuses = Vec::new();
+    for _ in 0..40 {
+        let reply = app.userinfo(&access).await;
+        if reply.status != 200 {
+            assert_eq!(reply.status, 503, "on an ended connection: {}", reply.body);
+            assert!(reply.header("retry-after").is_some(), "Retry-After");
+            failed += 1;
+        }
+        statuses.push(reply.status);
+    }
+    assert!(
+        failed <= most as usize,
+        "at most one failure per ended connection (at most {most}): {statuses:?}"
+    );
+    assert!(
+        statuses.iter().rev().take(20).all(|s| *s == 200),
+        "then every request is answered: {statuses:?}"
+    );
+    let refreshed = app
+        .refresh(app.basic(PORTAL), &str_field(&tokens, "refresh_token"))
+        .await;
+    assert_eq!(refreshed.status, 200, "{}", refreshed.body);
+}
