@@ -483,4 +483,45 @@ mod tests {
         assert!(!format!("{url:?}").contains("s3cret"));
         assert!(url.redacted().contains("db:5432/tessera"));
     }
+
+    #[derive(diesel::QueryableByName)]
+    struct PlanStep {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        detail: String,
+    }
+
+    /// The statements that find a person's or a client's refresh tokens and consents (in
+    /// `admin::revoke_user_refresh_tokens`, `admin::delete_client`, `tokens::live_families`, and
+    /// the foreign keys' cascades) search an index: at a few million tokens a scan would hold
+    /// SQLite's write lock, and so every sign-in and refresh, for seconds.
+    #[test]
+    fn lookups_of_a_persons_or_a_clients_tokens_and_consents_search_an_index() {
+        let dir = tempfile::tempdir().expect("a temporary folder");
+        let path = dir.path().join("plans.db").display().to_string();
+        let db = Db::connect_with(&DatabaseUrl::Sqlite(path), DEFAULT_BUSY_TIMEOUT).expect("open");
+        db.migrate().expect("migrate");
+        let mut conn = db.conn().expect("a connection");
+        for sql in [
+            "SELECT access_jti FROM refresh_tokens \
+             WHERE user_id = ? AND revoked_at IS NULL AND rotated_at IS NULL",
+            "SELECT DISTINCT family_id FROM refresh_tokens \
+             WHERE user_id = ? AND client_id = ? AND revoked_at IS NULL",
+            "DELETE FROM refresh_tokens WHERE client_id = ?",
+            "DELETE FROM refresh_tokens WHERE user_id = ?",
+            "DELETE FROM consents WHERE client_id = ?",
+            "DELETE FROM consents WHERE user_id = ?",
+        ] {
+            let plan: Vec<PlanStep> = diesel::sql_query(format!("EXPLAIN QUERY PLAN {sql}"))
+                .load(&mut *conn)
+                .expect("a query plan");
+            let plan: Vec<&str> = plan.iter().map(|step| step.detail.as_str()).collect();
+            assert!(
+                !plan.iter().any(|step| step.starts_with("SCAN "))
+                    && plan
+                        .iter()
+                        .any(|step| step.starts_with("SEARCH ") && step.contains("INDEX")),
+                "{sql}: {plan:?}"
+            );
+        }
+    }
 }
