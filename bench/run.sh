@@ -197,17 +197,19 @@ PHASE_TAG=base
 measure() {
   local target="$1" pid="$2" row="$3" limit="$4" note="$5"
   shift 5
-  local rss_file="$WORK/rss" out sampler hwm rss ticks0 ticks1 wall0 wall1 load_cpu
+  local rss_file="$WORK/rss" out sampler hwm rss ticks0 ticks1 db0 db1 wall0 wall1 load_cpu
   echo 0 >"$rss_file"
   sample_rss "$pid" "$rss_file" &
   sampler=$!
   ticks0="$(cpu_ticks "$pid")"
+  db0="$(db_cpu_ticks)"
   wall0="$(date +%s.%N)"
   # bash's `time` gives the CPU of the load generator (user + system, its threads included).
   out="$( { TIMEFORMAT='%3U %3S'; time "$@" 2>"$WORK/measure.err"; } 2>"$WORK/load-cpu" |
     grep '^{' | tail -n 1)" || true
   wall1="$(date +%s.%N)"
   ticks1="$(cpu_ticks "$pid")"
+  db1="$(db_cpu_ticks)"
   stop_pid "$sampler"
   [ -n "$out" ] || fail "$target $row: no measurement ($(tail -c 400 "$WORK/measure.err"))"
   rss="$(cat "$rss_file" 2>/dev/null || true)"
@@ -216,7 +218,8 @@ measure() {
   load_cpu="$(awk 'NF == 2 { printf "%.3f", $1 + $2; found = 1 } END { if (!found) print 0 }' "$WORK/load-cpu")"
   local cpu
   cpu="$(awk -v a="$ticks0" -v b="$ticks1" -v hz="$CLK_TCK" -v w0="$wall0" -v w1="$wall1" -v g="$load_cpu" \
-    'BEGIN { printf "\"wall_s\":%.3f,\"server_cpu_s\":%.3f,\"load_cpu_s\":%s", w1 - w0, (b - a) / hz, g }')"
+    -v d0="$db0" -v d1="$db1" \
+    'BEGIN { printf "\"wall_s\":%.3f,\"server_cpu_s\":%.3f,\"load_cpu_s\":%s,\"db_cpu_s\":%.3f", w1 - w0, (b - a) / hz, g, (d1 - d0) / hz }')"
   record "{\"kind\":\"row\",\"phase\":\"$PHASE_TAG\",\"target\":\"$target\",\"row\":\"$row\",\"limit\":\"$limit\",\"note\":\"$note\",\"load\":$out,\"rss_kib\":$rss,\"hwm_kib\":${hwm:-0},$cpu}"
   say "$target | $row | $out | RSS ${rss} KiB | $cpu"
 }
@@ -224,6 +227,23 @@ measure() {
 CLK_TCK="$(getconf CLK_TCK 2>/dev/null || echo 100)"
 cpu_ticks() { # pid: user + system CPU so far, in clock ticks (its threads included)
   awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0
+}
+
+# The PostgreSQL cluster's CPU so far, in clock ticks (0 on SQLite): the postmaster's, its live
+# children's (the connections' backends, the writers), and what its ended children used.
+db_cpu_ticks() {
+  local pm
+  pm="$(head -n 1 "${POSTGRES_DATA:-/nonexistent}/postmaster.pid" 2>/dev/null || true)"
+  if [ -z "$pm" ] || [ -z "${POSTGRES_URL:-}" ]; then
+    echo 0
+    return
+  fi
+  {
+    awk '{ print $14 + $15 + $16 + $17 }' "/proc/$pm/stat" 2>/dev/null
+    for child in $(pgrep -P "$pm" 2>/dev/null); do
+      awk '{ print $14 + $15 }' "/proc/$child/stat" 2>/dev/null
+    done
+  } | awk '{ t += $1 } END { print t + 0 }'
 }
 
 wrk_run() { # script url [seconds]

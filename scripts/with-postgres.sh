@@ -6,7 +6,8 @@
 # The cluster lives in a temporary folder (initdb, pg_ctl from Debian's `postgresql` package or
 # PG_BIN), owned by the `postgres` account when run as root, with trust authentication on
 # loopback only. The command sees POSTGRES_URL (an empty database `tessera`) and the same URL
-# as ACCEPTANCE_DATABASE_URL, which scripts/acceptance.sh uses instead of a SQLite file.
+# as ACCEPTANCE_DATABASE_URL, which scripts/acceptance.sh uses instead of a SQLite file, and
+# POSTGRES_DATA, the cluster's data folder.
 set -euo pipefail
 
 [ "$#" -gt 0 ] || { echo "usage: $0 COMMAND [ARGS...]" >&2; exit 2; }
@@ -39,6 +40,7 @@ trap stop EXIT
 "$BIN_DIR/psql" -q -h 127.0.0.1 -p "$PORT" -U postgres -d postgres -c 'CREATE DATABASE tessera' >/dev/null
 
 export POSTGRES_URL="postgres://postgres@127.0.0.1:$PORT/tessera"
+export POSTGRES_DATA="$DIR/data"
 export ACCEPTANCE_DATABASE_URL="$POSTGRES_URL"
 echo "with-postgres: PostgreSQL on 127.0.0.1:$PORT ($BIN_DIR)"
 "$@"

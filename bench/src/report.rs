@@ -33,14 +33,20 @@ struct Row {
     server_cpu_s: f64,
     #[serde(default)]
     load_cpu_s: f64,
+    /// CPU seconds of the PostgreSQL cluster's processes in the row (0 on SQLite, which runs
+    /// inside the server).
+    #[serde(default)]
+    db_cpu_s: f64,
 }
 
 impl Row {
-    /// Cores used on average during the row: the server's and the load generator's.
-    fn cores(&self) -> Option<(f64, f64)> {
+    /// Cores used on average during the row: the server's, the database's and the load
+    /// generator's.
+    fn cores(&self) -> Option<(f64, f64, f64)> {
         (self.wall_s > 0.0 && self.server_cpu_s > 0.0).then(|| {
             (
                 self.server_cpu_s / self.wall_s,
+                self.db_cpu_s / self.wall_s,
                 self.load_cpu_s / self.wall_s,
             )
         })
@@ -219,15 +225,19 @@ pub fn render(text: &str) -> anyhow::Result<String> {
             Some(l) if l > 0.0 => (rate(l), format!("{:.0} %", 100.0 * r / l)),
             _ => ("–".into(), "–".into()),
         };
-        // The limit scaled to the cores the server had: the load generator's share is taken
-        // out, and so is whatever the server left idle.
+        // The limit scaled to the cores the server had (with PostgreSQL's, which share the
+        // machine): the load generator's share is taken out, and so is whatever was left idle.
         let (server_cores, load_cores, on_cpu) = match row.cores() {
-            Some((server, load)) => (
-                format!("{server:.2}"),
+            Some((server, db, load)) => (
+                if db > 0.0 {
+                    format!("{server:.2} + {db:.2} PostgreSQL")
+                } else {
+                    format!("{server:.2}")
+                },
                 format!("{load:.2}"),
                 match limit_of(&row.limit) {
                     Some(l) if l > 0.0 && threads > 0.0 => {
-                        format!("{:.0} %", 100.0 * r / (l / threads * server))
+                        format!("{:.0} %", 100.0 * r / (l / threads * (server + db)))
                     }
                     _ => "–".into(),
                 },
@@ -352,6 +362,7 @@ mod tests {
 {"kind":"limits","threads":2,"rs256_sign_per_s":4000,"es256_sign_per_s":70000,"ed25519_sign_per_s":90000,"rs256_verify_per_s":150000,"argon2id_per_s":50,"argon2id_one_thread_ms":30}
 {"kind":"row","phase":"base","target":"tessera","row":"POST /token client_credentials","limit":"rs256","load":{"requests":7000,"duration_s":1.0,"p50_ms":1.5,"p99_ms":4.0,"errors":0},"rss_kib":20480,"hwm_kib":30720,"wall_s":2.0,"server_cpu_s":3.5,"load_cpu_s":0.4}
 {"kind":"row","phase":"base","target":"reference","row":"POST /token client_credentials","load":{"requests":2800,"duration_s":1.0,"p50_ms":9.0,"p99_ms":20.0,"errors":0},"rss_kib":81920}
+{"kind":"row","phase":"base","target":"tessera","row":"POST /token refresh_token","limit":"half-rs256","load":{"requests":1000,"duration_s":1.0,"p50_ms":10.0,"p99_ms":30.0,"errors":0},"rss_kib":20480,"hwm_kib":30720,"wall_s":2.0,"server_cpu_s":2.0,"load_cpu_s":0.2,"db_cpu_s":1.0}
 {"kind":"row","phase":"base","target":"tessera","row":"login flow","limit":"argon2","load":{"requests":50,"duration_s":1.0,"p50_ms":80,"p99_ms":120,"errors":5}}
 {"kind":"row","phase":"scale","target":"tessera","row":"POST /token client_credentials","load":{"requests":6000,"duration_s":1.0,"p50_ms":1.6,"p99_ms":4.5,"errors":0}}
 "#;
@@ -370,6 +381,10 @@ mod tests {
             report.contains("| login flow | 45.0 | 80.00 | 120.00 | 5 |"),
             "{report}"
         );
+        // On PostgreSQL, the cluster's CPU counts with the server's.
+        assert!(report.contains(
+            "| POST /token refresh_token | 1000 | 10.00 | 30.00 | 0 | 20.0 | 30.0 | 4000 | 25 % | 1.00 + 0.50 PostgreSQL | 0.10 | 33 % |"
+        ), "{report}");
         // No CPU figures recorded: the CPU columns stay empty.
         assert!(report.contains("| 100 | 45 % | – | – | – |"), "{report}");
         assert!(report.contains("| POST /token client_credentials | 6000 | 1.60 | 4.50 | 0 | – | 7000 | 1.50 | 4.00 |"), "{report}");
