@@ -108,6 +108,7 @@ impl Application {
         });
         spawn_key_reloader(state.clone());
         crate::cleanup::spawn(db.clone(), state.config.cleanup_interval);
+        crate::db::spawn_checkpoints(db.clone());
         // One async worker per core; database calls run on each worker's small blocking pool.
         let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
         let server = HttpServer::new({

@@ -395,6 +395,43 @@ impl Db {
     }
 }
 
+/// How often a server copies SQLite's write-ahead log into the database file.
+pub const CHECKPOINT_EVERY: Duration = Duration::from_millis(100);
+
+/// Checkpoints SQLite's write-ahead log every [`CHECKPOINT_EVERY`] for as long as the server
+/// runs (nothing on PostgreSQL).
+///
+/// Without it, the writer whose commit takes the log past its threshold copies the log into
+/// the database file and syncs both, inside its write transaction's turn, while every other
+/// writer waits; with a large database and the kernel's writeback behind, that sync took up to
+/// a second. A passive checkpoint here waits for no reader or writer, and runs on the main
+/// runtime's blocking threads rather than the workers'. The connections' own threshold stays
+/// as a backstop, raised to 4000 pages (16 MiB; `pool::OnConnect`), for the CLI and for a
+/// checkpoint that falls behind.
+pub fn spawn_checkpoints(db: Db) {
+    if db.is_postgres() {
+        return;
+    }
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(CHECKPOINT_EVERY);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            let pool = db.pool.clone();
+            let checkpointed = run_blocking(move || -> Result<(), DbError> {
+                pool.get()?
+                    .batch_execute("PRAGMA wal_checkpoint(PASSIVE)")
+                    .map_err(DbError::from)
+            })
+            .await;
+            if let Err(e) | Ok(Err(e)) = checkpointed {
+                // The next tick tries again, and the writers' own threshold stands behind it.
+                tracing::debug!(error = %e, "A checkpoint of the write-ahead log failed.");
+            }
+        }
+    });
+}
+
 /// The one way off the async workers: runs `f` on the blocking pool inside the caller's span.
 pub async fn run_blocking<T, F>(f: F) -> Result<T, DbError>
 where

@@ -80,7 +80,9 @@ impl Instrumentation for Health {
     }
 }
 
-/// Prepares each new connection: SQLite's pragmas, and PostgreSQL's [`Health`].
+/// Prepares each new connection: SQLite's pragmas (the write-ahead log checkpointed by its
+/// writers only past 4000 pages: a server checkpoints it in the background,
+/// `db::spawn_checkpoints`), and PostgreSQL's [`Health`].
 #[derive(Debug)]
 pub struct OnConnect {
     pub busy_timeout_ms: u128,
@@ -92,7 +94,8 @@ impl CustomizeConnection<Conn, diesel::r2d2::Error> for OnConnect {
             Conn::Sqlite(c) => c
                 .batch_execute(&format!(
                     "PRAGMA busy_timeout = {}; PRAGMA journal_mode = WAL; \
-                     PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
+                     PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; \
+                     PRAGMA wal_autocheckpoint = 4000;",
                     self.busy_timeout_ms
                 ))
                 .map_err(diesel::r2d2::Error::QueryError),

@@ -344,3 +344,44 @@ impl Drop for Served {
         }
     }
 }
+
+/// The frames in a SQLite database's write-ahead log and how many of them the database file
+/// has taken in, from the wal-index header in the `-shm` file (SQLite's file format, "WAL-index
+/// format": `mxFrame` at byte 16, `nBackfill` at byte 96, native byte order).
+fn wal_frames(db_path: &str) -> (u32, u32) {
+    let shm = std::fs::read(format!("{db_path}-shm")).expect("read the -shm file");
+    let word = |at: usize| u32::from_ne_bytes(shm[at..at + 4].try_into().expect("4 bytes"));
+    (word(16), word(96))
+}
+
+#[tokio::test]
+async fn the_server_checkpoints_the_write_ahead_log_in_the_background() {
+    if crate::backend::on_postgres() {
+        println!("skipped on the PostgreSQL pass: PostgreSQL has no SQLite log to checkpoint");
+        return;
+    }
+    let app = TestApp::spawn().await;
+    // Writes: a sign-in, a code, tokens.
+    let (_, tokens) = app.tokens_for(WEB, "openid offline_access").await;
+    assert!(tokens.get("refresh_token").is_some());
+    let path = app.database.url().to_string();
+    let (frames, _) = wal_frames(&path);
+    assert!(frames > 0, "the writes are in the log");
+    // Far fewer pages than the writers' own threshold (4000): only the server's task
+    // checkpoints them.
+    assert!(frames < 4000, "{frames} frames");
+    let mut backfilled = 0;
+    for _ in 0..50 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let (now, done) = wal_frames(&path);
+        backfilled = done;
+        if now > 0 && done == now {
+            break;
+        }
+    }
+    let (now, _) = wal_frames(&path);
+    assert_eq!(
+        backfilled, now,
+        "every frame of the log is in the database file"
+    );
+}
