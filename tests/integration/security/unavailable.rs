@@ -189,17 +189,25 @@ async fn a_locked_database_gets_503_with_retry_after_and_the_server_recovers() {
     assert!(Form::try_find(&app.get("/login").await.body, "/login").is_some());
 }
 
-#[tokio::test]
-async fn postgresql_stopped_under_a_running_server_gets_503_and_the_server_recovers() {
+/// A server on a throwaway PostgreSQL cluster of its own, which the test may stop or disturb:
+/// run in the SQLite pass (the PostgreSQL pass's shared server must stay up), and skipped, saying
+/// why, when no cluster can be started.
+async fn on_a_cluster_of_its_own(what: &str) -> Option<(Cluster, TestApp)> {
     if crate::backend::on_postgres() {
         println!("skipped on the PostgreSQL pass: the SQLite pass runs it on a cluster of its own");
-        return;
+        return None;
     }
-    let Some(cluster) = Cluster::start_or_skip("the PostgreSQL outage test") else {
-        return;
-    };
+    let cluster = Cluster::start_or_skip(what)?;
     let url = cluster.admin_url();
     let app = TestApp::spawn_with_env(&[("TESSERA_DATABASE_URL", url.as_str())]).await;
+    Some((cluster, app))
+}
+
+#[tokio::test]
+async fn postgresql_stopped_under_a_running_server_gets_503_and_the_server_recovers() {
+    let Some((cluster, app)) = on_a_cluster_of_its_own("the PostgreSQL outage test").await else {
+        return;
+    };
     let held = InHand::prepare(&app).await;
     let before = counts(&app);
 
@@ -244,15 +252,11 @@ async fn server_pool(app: &TestApp, states: &[&str]) -> u32 {
 /// server goes on answering on fresh ones.
 #[tokio::test]
 async fn postgresql_connections_ended_under_a_running_server_fail_at_most_once_each() {
-    if crate::backend::on_postgres() {
-        println!("skipped on the PostgreSQL pass: the SQLite pass runs it on a cluster of its own");
-        return;
-    }
-    let Some(cluster) = Cluster::start_or_skip("the PostgreSQL connection test") else {
+    let Some((cluster, app)) = on_a_cluster_of_its_own("the PostgreSQL connection test").await
+    else {
         return;
     };
     let url = cluster.admin_url();
-    let app = TestApp::spawn_with_env(&[("TESSERA_DATABASE_URL", url.as_str())]).await;
     let (_, tokens) = app.tokens_for(PORTAL, "openid offline_access").await;
     let access = str_field(&tokens, "access_token");
     // Several requests at once, so that the pool holds several connections.
