@@ -417,14 +417,13 @@ pub fn spawn_checkpoints(db: Db) {
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tick.tick().await;
-            let pool = db.pool.clone();
-            let checkpointed = run_blocking(move || -> Result<(), DbError> {
-                pool.get()?
-                    .batch_execute("PRAGMA wal_checkpoint(PASSIVE)")
-                    .map_err(DbError::from)
-            })
-            .await;
-            if let Err(e) | Ok(Err(e)) = checkpointed {
+            let checkpointed = db
+                .run(|conn| {
+                    conn.batch_execute("PRAGMA wal_checkpoint(PASSIVE)")
+                        .map_err(DbError::from)
+                })
+                .await;
+            if let Err(e) = checkpointed {
                 // The next tick tries again, and the writers' own threshold stands behind it.
                 tracing::debug!(error = %e, "A checkpoint of the write-ahead log failed.");
             }
