@@ -140,10 +140,11 @@ pub async fn submit(
     let account_key = format!("account:{}", username.to_lowercase());
     let ip_key = format!("ip:{}", client_ip(&req));
     let name = username.clone();
+    let keys = (account_key.clone(), ip_key.clone());
     let lookup = state
         .db
         .run(move |conn| -> Result<Lookup, DbError> {
-            if db::throttle::any_blocked(conn, &[&account_key, &ip_key], now)? {
+            if db::throttle::any_blocked(conn, &[&keys.0, &keys.1], now)? {
                 return Ok(Lookup::Throttled);
             }
             Ok(Lookup::Found(db::users::find_by_username(conn, &name)?))
@@ -178,8 +179,8 @@ pub async fn submit(
                         rehashed: checked.rehashed,
                         new_session,
                         old_hash: browser.cookie.as_deref().map(random::hash),
-                        account_key: format!("account:{}", username.to_lowercase()),
-                        ip_key: format!("ip:{}", client_ip(&req)),
+                        account_key,
+                        ip_key,
                         return_to: return_to.clone(),
                     };
                     let policy = state.config.mfa;
