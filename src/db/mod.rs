@@ -26,12 +26,12 @@ pub mod tokens;
 pub mod users;
 
 use std::cell::RefCell;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
 use diesel::pg::PgConnection;
-use diesel::r2d2::{Pool, PooledConnection};
+use diesel::r2d2::{CustomizeConnection, ManageConnection, Pool, PooledConnection};
 use diesel::sqlite::SqliteConnection;
 use diesel::{Connection, MultiConnection, RunQueryDsl};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
@@ -81,21 +81,30 @@ pub use on_backend;
 /// an `UPDATE … WHERE` that waited for a row lock re-checks its condition: the conditional
 /// updates in `codes::consume` and `tokens::rotate` are what decide a race on both backends.
 ///
-/// Inside [`Db::run`] on SQLite, the server's own writers first take turns on an in-process
-/// lock: they then wait for each other without sleeping in SQLite's busy handler (which sleeps
-/// 1, 2, 5, 10… ms between tries), and the busy timeout is left to other processes.
+/// Inside [`Db::run`] on SQLite, `conn` is set aside and the transaction runs on the process's
+/// one writer connection ([`Writer`]): the server's writers take turns on it without sleeping
+/// in SQLite's busy handler (which sleeps 1, 2, 5, 10… ms between tries), the busy timeout is
+/// left to other processes, and the writer's page cache stays valid from one write to the next.
 pub fn write_transaction<T, E, F>(conn: &mut Conn, f: F) -> Result<T, E>
 where
     F: FnOnce(&mut Conn) -> Result<T, E>,
     E: From<diesel::result::Error>,
 {
-    let turns = match conn {
-        Conn::Sqlite(_) => WRITER_TURNS.with(|turns| turns.borrow().clone()),
+    let writer = match conn {
+        Conn::Sqlite(_) => WRITER.with(|writer| writer.borrow().clone()),
         Conn::Pg(_) => None,
     };
-    let _turn = turns
-        .as_ref()
-        .map(|turns| turns.lock().unwrap_or_else(PoisonError::into_inner));
+    match writer {
+        Some(writer) => writer.with(|conn| in_write_transaction(conn, f)),
+        None => in_write_transaction(conn, f),
+    }
+}
+
+fn in_write_transaction<T, E, F>(conn: &mut Conn, f: F) -> Result<T, E>
+where
+    F: FnOnce(&mut Conn) -> Result<T, E>,
+    E: From<diesel::result::Error>,
+{
     match conn {
         Conn::Sqlite(c) => AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")?,
         Conn::Pg(c) => AnsiTransactionManager::begin_transaction(c)?,
@@ -112,24 +121,76 @@ where
     }
 }
 
-thread_local! {
-    /// The writer lock of the database whose [`Db::run`] is running on this thread.
-    static WRITER_TURNS: RefCell<Option<Arc<Mutex<()>>>> = const { RefCell::new(None) };
+/// The one connection a server's SQLite write transactions run on, opened when first needed.
+///
+/// Holding its lock is a writer's turn. SQLite lets one writer in at a time anyway, and a
+/// connection's page cache is emptied whenever another connection has written since its last
+/// transaction: with every write on this connection, each write transaction finds the pages
+/// of the one before it in the cache instead of reading them again from the log.
+pub struct Writer {
+    manager: Manager,
+    on_connect: OnConnect,
+    conn: Mutex<Option<Conn>>,
 }
 
-/// Sets [`WRITER_TURNS`] for the closure of one [`Db::run`], and clears it after, panic or not.
-struct WriterTurns;
+impl Writer {
+    /// Runs `f` on the writer connection, waiting for the turn; a connection left broken or
+    /// inside a transaction (by a failed rollback, or a panic in `f`) is closed afterwards.
+    fn with<T, E>(&self, f: impl FnOnce(&mut Conn) -> Result<T, E>) -> Result<T, E>
+    where
+        E: From<diesel::result::Error>,
+    {
+        let mut slot = self.conn.lock().unwrap_or_else(|poisoned| {
+            self.conn.clear_poison();
+            let mut slot = poisoned.into_inner();
+            *slot = None;
+            slot
+        });
+        let conn = match slot.take() {
+            Some(conn) => conn,
+            None => {
+                let mut conn = self.manager.connect().map_err(writer_unavailable)?;
+                self.on_connect
+                    .on_acquire(&mut conn)
+                    .map_err(writer_unavailable)?;
+                conn
+            }
+        };
+        let conn = slot.insert(conn);
+        let answer = f(conn);
+        if self.manager.has_broken(conn) {
+            *slot = None;
+        }
+        answer
+    }
+}
 
-impl WriterTurns {
-    fn set(turns: Arc<Mutex<()>>) -> Self {
-        WRITER_TURNS.with(|t| *t.borrow_mut() = Some(turns));
+/// A writer connection that could not be opened: answered 503 like an unreachable database.
+fn writer_unavailable(e: diesel::r2d2::Error) -> diesel::result::Error {
+    diesel::result::Error::DatabaseError(
+        diesel::result::DatabaseErrorKind::UnableToSendCommand,
+        Box::new(format!("cannot open the writer connection: {e}")),
+    )
+}
+
+thread_local! {
+    /// The writer of the database whose [`Db::run`] is running on this thread.
+    static WRITER: RefCell<Option<Arc<Writer>>> = const { RefCell::new(None) };
+}
+
+/// Sets [`WRITER`] for the closure of one [`Db::run`], and clears it after, panic or not.
+struct WriterSet;
+
+impl WriterSet {
+    fn set(writer: Option<Arc<Writer>>) -> Self {
+        WRITER.with(|w| *w.borrow_mut() = writer);
         Self
     }
 }
 
-impl Drop for WriterTurns {
+impl Drop for WriterSet {
     fn drop(&mut self) {
-        WRITER_TURNS.with(|t| t.borrow_mut().take());
+        WRITER.with(|w| w.borrow_mut().take());
     }
 }
 
@@ -265,8 +326,9 @@ fn is_unavailable(e: &diesel::result::Error) -> bool {
 pub struct Db {
     pool: Pool<Manager>,
     postgres: bool,
-    /// The turns of this process's SQLite write transactions (see [`write_transaction`]).
-    writer: Arc<Mutex<()>>,
+    /// The connection this process's SQLite write transactions run on (see
+    /// [`write_transaction`]); none on PostgreSQL, or for an in-memory SQLite database.
+    writer: Option<Arc<Writer>>,
 }
 
 impl Db {
@@ -304,20 +366,29 @@ impl Db {
                 raw.clone()
             }
         };
+        let on_connect = || OnConnect {
+            busy_timeout_ms: busy_timeout.as_millis(),
+        };
         let pool = Pool::builder()
             .max_size(POOL_SIZE)
             .min_idle(Some(1))
             .connection_timeout(POOL_WAIT)
             // Which connections are checked, and how: see `pool`.
             .test_on_check_out(url.is_postgres())
-            .connection_customizer(Box::new(OnConnect {
-                busy_timeout_ms: busy_timeout.as_millis(),
-            }))
+            .connection_customizer(Box::new(on_connect()))
             .build(Manager::new(target))?;
+        let writer = match url {
+            DatabaseUrl::Sqlite(path) if path != ":memory:" => Some(Arc::new(Writer {
+                manager: Manager::new(path.clone()),
+                on_connect: on_connect(),
+                conn: Mutex::new(None),
+            })),
+            _ => None,
+        };
         Ok(Self {
             pool,
             postgres: url.is_postgres(),
-            writer: Arc::default(),
+            writer,
         })
     }
 
@@ -387,7 +458,7 @@ impl Db {
         let writer = self.writer.clone();
         run_blocking(move || {
             let mut conn = pool.get().map_err(DbError::from)?;
-            let _turns = WriterTurns::set(writer);
+            let _writer = WriterSet::set(writer);
             f(&mut conn)
         })
         .await
@@ -490,6 +561,65 @@ mod tests {
             .await
             .expect("count");
         assert_eq!(count, 16);
+    }
+
+    /// A server's write transactions all run on one connection, whichever pooled connection
+    /// and thread their call took: a temporary table (which only the connection that made it
+    /// can see) made in one is there in every later one. A write that panics leaves the
+    /// writer usable; the connection it was on is replaced.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_servers_write_transactions_share_one_connection_and_survive_a_panic() {
+        let dir = tempfile::tempdir().expect("a temporary folder");
+        let path = dir.path().join("writer.db").display().to_string();
+        let db = Db::connect_with(&DatabaseUrl::Sqlite(path), DEFAULT_BUSY_TIMEOUT).expect("open");
+        let write = |sql: &'static str| {
+            let db = db.clone();
+            async move {
+                db.run(move |conn| {
+                    write_transaction(conn, |conn| -> Result<(), DbError> {
+                        conn.batch_execute(sql)?;
+                        Ok(())
+                    })
+                })
+                .await
+            }
+        };
+        write("CREATE TEMP TABLE seen (n INTEGER NOT NULL)")
+            .await
+            .expect("create");
+        // More calls at once than the pool has connections, so that several are used.
+        let writers: Vec<_> = (0..2 * POOL_SIZE)
+            .map(|_| tokio::spawn(write("INSERT INTO temp.seen (n) VALUES (1)")))
+            .collect();
+        for writer in writers {
+            writer
+                .await
+                .expect("joined")
+                .expect("every write finds the temporary table");
+        }
+        let (connections, _) = db.pool_state();
+        assert!(
+            connections > 1,
+            "the calls used {connections} pooled connection(s)"
+        );
+
+        let panicked = db
+            .run(|conn| {
+                write_transaction(conn, |conn| -> Result<(), DbError> {
+                    conn.batch_execute("INSERT INTO temp.seen (n) VALUES (2)")?;
+                    panic!("a write that panics inside its transaction");
+                })
+            })
+            .await;
+        assert!(matches!(panicked, Err(DbError::Blocking)));
+        // The next writer gets a fresh connection: not inside the panicked transaction, and
+        // without the old connection's temporary table.
+        write("CREATE TEMP TABLE seen (n INTEGER NOT NULL)")
+            .await
+            .expect("a fresh writer connection");
+        write("INSERT INTO temp.seen (n) VALUES (3)")
+            .await
+            .expect("the writer works after the panic");
     }
 
     #[test]
