@@ -171,6 +171,7 @@ diesel::table! {
     }
 }
 
+diesel::joinable!(refresh_tokens -> users (user_id));
 diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(user_roles -> users (user_id));
 diesel::joinable!(user_groups -> users (user_id));

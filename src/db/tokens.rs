@@ -2,7 +2,8 @@
 
 use diesel::prelude::*;
 
-use super::schema::{refresh_tokens, revoked_access_tokens};
+use super::schema::{refresh_tokens, revoked_access_tokens, users};
+use super::users::User;
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = refresh_tokens)]
@@ -45,6 +46,20 @@ pub fn find(conn: &mut super::Conn, token_hash: &str) -> QueryResult<Option<Refr
     refresh_tokens::table
         .find(token_hash)
         .select(RefreshToken::as_select())
+        .get_result(conn)
+        .optional()
+}
+
+/// A refresh token and its person, in one query: one round trip of a refresh fewer on
+/// PostgreSQL. (The person is always there: deleting one deletes their tokens.)
+pub fn find_with_person(
+    conn: &mut super::Conn,
+    token_hash: &str,
+) -> QueryResult<Option<(RefreshToken, Option<User>)>> {
+    refresh_tokens::table
+        .left_join(users::table)
+        .filter(refresh_tokens::token_hash.eq(token_hash))
+        .select((RefreshToken::as_select(), Option::<User>::as_select()))
         .get_result(conn)
         .optional()
 }

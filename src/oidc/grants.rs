@@ -223,7 +223,7 @@ pub async fn refresh_token(
         .run(move |conn| {
             db::write_transaction(conn, |conn| -> Decision<UserGrant> {
                 let bad = |d: &str| Ok(Err(OAuthError::invalid_grant(d)));
-                let Some(row) = db::tokens::find(conn, &token_hash)? else {
+                let Some((row, person)) = db::tokens::find_with_person(conn, &token_hash)? else {
                     return bad("the refresh token is invalid");
                 };
                 if row.client_id != client.id {
@@ -259,7 +259,7 @@ pub async fn refresh_token(
                     Some(r) if !r.is_empty() => r,
                     _ => granted.clone(),
                 };
-                let Some(user) = live_user(conn, &row.user_id)? else {
+                let Some(user) = person.filter(|p| !p.disabled) else {
                     return bad("the person is no longer allowed to sign in");
                 };
                 if !db::tokens::rotate(conn, &token_hash, now)? {

@@ -153,6 +153,40 @@ async fn refresh_tokens_rotate_and_reuse_revokes_the_family() {
     assert!(!app.is_active(WEB, &r2).await);
 }
 
+/// A person disabled behind the server's back (a database edit: disabling through Tessera
+/// also revokes their tokens) gets no more tokens from a refresh, and the refused request
+/// rotates nothing: once enabled again, the same refresh token still works.
+#[tokio::test]
+async fn a_refresh_for_a_person_who_is_disabled_is_refused_and_rotates_nothing() {
+    use diesel::prelude::*;
+    use tessera::db::schema::users;
+
+    let app = TestApp::spawn().await;
+    let (_, tokens) = app.tokens_for(WEB, "openid offline_access").await;
+    let r1 = str_field(&tokens, "refresh_token");
+    let set_disabled = |disabled: bool| {
+        let mut conn = app.db.conn().expect("db");
+        diesel::update(users::table.find(&app.alice_id))
+            .set(users::disabled.eq(disabled))
+            .execute(&mut *conn)
+            .expect("update alice");
+    };
+
+    set_disabled(true);
+    let refused = app.refresh(app.basic(WEB), &r1).await;
+    refused.assert_oauth_error(400, "invalid_grant", "refresh for a disabled person");
+    assert!(
+        refused.body.contains("no longer allowed"),
+        "{}",
+        refused.body
+    );
+
+    set_disabled(false);
+    let again = app.refresh(app.basic(WEB), &r1).await;
+    assert_eq!(again.status, 200, "{}", again.body);
+    assert_ne!(str_field(&again.json(), "refresh_token"), r1);
+}
+
 #[tokio::test]
 async fn refresh_cannot_widen_scope_but_may_narrow_it() {
     let app = TestApp::spawn().await;
