@@ -1,7 +1,8 @@
 //! Storage: the connection pool, embedded migrations, and one module per aggregate.
 //!
 //! Every query runs off the async workers through [`Db::run`], which takes a pooled
-//! connection inside the blocking closure.
+//! connection inside the blocking closure; a server's SQLite write transactions run on its one
+//! writer connection instead ([`write_transaction`]).
 //!
 //! Lookups of one row by its key use `get_result`, not `first`: `first` binds `LIMIT ?`, and
 //! SQLite marks a statement whose LIMIT is a bound parameter to be prepared again each time it
@@ -79,7 +80,7 @@ pub use on_backend;
 ///
 /// Under read committed every statement sees what other transactions committed before it, and
 /// an `UPDATE … WHERE` that waited for a row lock re-checks its condition: the conditional
-/// updates in `codes::consume` and `tokens::rotate` are what decide a race on both backends.
+/// updates in `codes::consume` and `tokens::rotate_into` are what decide a race on both backends.
 ///
 /// Inside [`Db::run`] on SQLite, `conn` is set aside and the transaction runs on the process's
 /// one writer connection ([`Writer`]): the server's writers take turns on it without sleeping
@@ -97,6 +98,23 @@ where
     match writer {
         Some(writer) => writer.with(|conn| in_write_transaction(conn, f)),
         None => in_write_transaction(conn, f),
+    }
+}
+
+/// Runs a use case whose writes each decide their own race (a conditional update, or one
+/// statement that writes several rows, such as [`tokens::rotate_into`]): in a
+/// [`write_transaction`] on SQLite, where the writer's turn is needed anyway; statement by
+/// statement on PostgreSQL, each committing on its own, which spares the round trips of
+/// `BEGIN` and `COMMIT`. Writes in `f` that must land together go inside `conn.transaction`
+/// (a savepoint on SQLite).
+pub fn conditional_writes<T, E, F>(conn: &mut Conn, f: F) -> Result<T, E>
+where
+    F: FnOnce(&mut Conn) -> Result<T, E>,
+    E: From<diesel::result::Error>,
+{
+    match conn {
+        Conn::Pg(_) => f(conn),
+        Conn::Sqlite(_) => write_transaction(conn, f),
     }
 }
 

@@ -1,6 +1,8 @@
 //! Refresh tokens (hashed, rotated, grouped in families) and the revoked access-token ids.
 
+use diesel::pg::Pg;
 use diesel::prelude::*;
+use diesel::query_builder::{AstPass, QueryFragment, QueryId};
 
 use super::schema::{refresh_tokens, revoked_access_tokens, users};
 use super::users::User;
@@ -64,18 +66,112 @@ pub fn find_with_person(
         .optional()
 }
 
-/// Marks the token rotated if it is still live; answers whether this caller won the race.
-pub fn rotate(conn: &mut super::Conn, token_hash: &str, now: i64) -> QueryResult<bool> {
-    diesel::update(
-        refresh_tokens::table
-            .filter(refresh_tokens::token_hash.eq(token_hash))
-            .filter(refresh_tokens::rotated_at.is_null())
-            .filter(refresh_tokens::revoked_at.is_null()),
-    )
-    .set(refresh_tokens::rotated_at.eq(now))
-    .execute(conn)
-    .map(|n| n == 1)
+/// Marks the token rotated if it is still live and stores its successor `next`, atomically;
+/// answers whether this caller won the race (if not, nothing was written).
+///
+/// On PostgreSQL this is one statement (the update and the insert in one data-modifying
+/// `WITH`), so a refresh needs no transaction of its own there: the statement decides the race
+/// and commits both rows or neither. On SQLite the caller's write transaction holds both.
+pub fn rotate_into(
+    conn: &mut super::Conn,
+    token_hash: &str,
+    now: i64,
+    next: &RefreshToken,
+) -> QueryResult<bool> {
+    match conn {
+        super::Conn::Pg(pg) => RotateInto {
+            token_hash,
+            now,
+            next,
+        }
+        .execute(pg)
+        .map(|n| n == 1),
+        super::Conn::Sqlite(_) => {
+            let rotated = diesel::update(
+                refresh_tokens::table
+                    .filter(refresh_tokens::token_hash.eq(token_hash))
+                    .filter(refresh_tokens::rotated_at.is_null())
+                    .filter(refresh_tokens::revoked_at.is_null()),
+            )
+            .set(refresh_tokens::rotated_at.eq(now))
+            .execute(conn)?
+                == 1;
+            if rotated {
+                insert(conn, next)?;
+            }
+            Ok(rotated)
+        }
+    }
 }
+
+/// PostgreSQL's statement for [`rotate_into`]: inserts `next` only if the update rotated the
+/// token; the count of inserted rows answers who won.
+struct RotateInto<'a> {
+    token_hash: &'a str,
+    now: i64,
+    next: &'a RefreshToken,
+}
+
+impl QueryId for RotateInto<'_> {
+    type QueryId = RotateInto<'static>;
+    // The SQL text never changes, so PostgreSQL prepares it once per connection.
+    const HAS_STATIC_QUERY_ID: bool = true;
+}
+
+impl QueryFragment<Pg> for RotateInto<'_> {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        use diesel::sql_types::{BigInt, Nullable, Text};
+        let next = self.next;
+        out.push_sql("WITH rotated AS (UPDATE refresh_tokens SET rotated_at = ");
+        out.push_bind_param::<BigInt, _>(&self.now)?;
+        out.push_sql(" WHERE token_hash = ");
+        out.push_bind_param::<Text, _>(self.token_hash)?;
+        out.push_sql(
+            " AND rotated_at IS NULL AND revoked_at IS NULL RETURNING 1) \
+             INSERT INTO refresh_tokens (token_hash, family_id, client_id, user_id, scope, sid, \
+             auth_time, amr, access_jti, created_at, idle_expires_at, family_expires_at, \
+             rotated_at, revoked_at) SELECT ",
+        );
+        for (i, text) in [
+            &next.token_hash,
+            &next.family_id,
+            &next.client_id,
+            &next.user_id,
+            &next.scope,
+            &next.sid,
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            if i > 0 {
+                out.push_sql(", ");
+            }
+            out.push_bind_param::<Text, _>(text)?;
+        }
+        out.push_sql(", ");
+        out.push_bind_param::<BigInt, _>(&next.auth_time)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Text, _>(&next.amr)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Text, _>(&next.access_jti)?;
+        for number in [
+            &next.created_at,
+            &next.idle_expires_at,
+            &next.family_expires_at,
+        ] {
+            out.push_sql(", ");
+            out.push_bind_param::<BigInt, _>(number)?;
+        }
+        for moment in [&next.rotated_at, &next.revoked_at] {
+            out.push_sql(", ");
+            out.push_bind_param::<Nullable<BigInt>, _>(moment)?;
+        }
+        out.push_sql(" FROM rotated");
+        Ok(())
+    }
+}
+
+impl RunQueryDsl<PgConnection> for RotateInto<'_> {}
 
 /// Revokes every refresh token of a family and the access tokens issued with them.
 /// `access_expires_at` bounds how long the access-token ids must be remembered.

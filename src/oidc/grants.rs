@@ -2,6 +2,8 @@
 //! reuse) and client credentials. Each decides in one database transaction; a consumed code or
 //! rotated token stays consumed even when the answer is `invalid_grant`.
 
+use diesel::Connection;
+
 use super::authorize::is_pkce_value;
 use super::claims::{self, AccessGrant, SignIn};
 use super::token::Issued;
@@ -221,7 +223,7 @@ pub async fn refresh_token(
     let decided = state
         .db
         .run(move |conn| {
-            db::write_transaction(conn, |conn| -> Decision<UserGrant> {
+            db::conditional_writes(conn, |conn| -> Decision<UserGrant> {
                 let bad = |d: &str| Ok(Err(OAuthError::invalid_grant(d)));
                 let Some((row, person)) = db::tokens::find_with_person(conn, &token_hash)? else {
                     return bad("the refresh token is invalid");
@@ -232,17 +234,19 @@ pub async fn refresh_token(
                 if row.rotated_at.is_some() {
                     tracing::warn!(client_id = %row.client_id, user_id = %row.user_id,
                         "A rotated refresh token was used again; revoking its family.");
-                    revoke_issued(conn, None, Some(&row.family_id), now, access_ttl)?;
-                    audit.record(
-                        conn,
-                        event(
-                            now,
-                            &Actor::Client(row.client_id.clone()),
-                            "token.family_revoked",
-                            &row.user_id,
-                            &format!("refresh token reused; family {}", row.family_id),
-                        ),
-                    )?;
+                    conn.transaction(|conn| {
+                        revoke_issued(conn, None, Some(&row.family_id), now, access_ttl)?;
+                        audit.record(
+                            conn,
+                            event(
+                                now,
+                                &Actor::Client(row.client_id.clone()),
+                                "token.family_revoked",
+                                &row.user_id,
+                                &format!("refresh token reused; family {}", row.family_id),
+                            ),
+                        )
+                    })?;
                     return bad("the refresh token was already used");
                 }
                 if !row.is_live(now) {
@@ -262,24 +266,24 @@ pub async fn refresh_token(
                 let Some(user) = person.filter(|p| !p.disabled) else {
                     return bad("the person is no longer allowed to sign in");
                 };
-                if !db::tokens::rotate(conn, &token_hash, now)? {
-                    revoke_issued(conn, None, Some(&row.family_id), now, access_ttl)?;
-                    return bad("the refresh token was already used");
-                }
                 let jti = random::id();
                 let token = random::token();
-                db::tokens::insert(
-                    conn,
-                    &RefreshToken {
-                        token_hash: random::hash(&token),
-                        access_jti: jti.clone(),
-                        created_at: now,
-                        idle_expires_at: (now + refresh_ttl).min(row.family_expires_at),
-                        rotated_at: None,
-                        revoked_at: None,
-                        ..row.clone()
-                    },
-                )?;
+                let next = RefreshToken {
+                    token_hash: random::hash(&token),
+                    access_jti: jti.clone(),
+                    created_at: now,
+                    idle_expires_at: (now + refresh_ttl).min(row.family_expires_at),
+                    rotated_at: None,
+                    revoked_at: None,
+                    ..row.clone()
+                };
+                if !db::tokens::rotate_into(conn, &token_hash, now, &next)? {
+                    // Another request rotated it (or it was revoked) since it was read.
+                    conn.transaction(|conn| {
+                        revoke_issued(conn, None, Some(&row.family_id), now, access_ttl)
+                    })?;
+                    return bad("the refresh token was already used");
+                }
                 let membership = membership_for(conn, &user, &access_scope)?;
                 Ok(Ok(UserGrant {
                     membership,

@@ -3,7 +3,7 @@
 //! winner received is revoked (a replay means the secret leaked).
 
 use crate::browser::AuthRequest;
-use crate::helpers::{Reply, TestApp, WEB, WEB_REDIRECT, str_field};
+use crate::helpers::{Reply, Table, TestApp, WEB, WEB_REDIRECT, str_field};
 
 /// Rounds per race: each round is a fresh code or token redeemed twice in parallel.
 const ROUNDS: usize = 6;
@@ -74,6 +74,51 @@ async fn a_refresh_token_used_at_two_instances_at_once_has_one_winner() {
             "{what}: the first access token of the family is still active"
         );
     }
+}
+
+/// The statement that decides a refresh race (`tokens::rotate_into`, one statement on
+/// PostgreSQL): of two rotations of one token, only the first stores its successor, and a
+/// revoked token is not rotated at all.
+#[tokio::test]
+async fn a_refresh_token_rotates_once_and_only_the_winner_stores_a_successor() {
+    use tessera::db::tokens::{self, RefreshToken};
+
+    let app = TestApp::spawn().await;
+    let (_, tokens) = app.tokens_for(WEB, "openid offline_access").await;
+    let hash = tessera::crypto::random::hash(&str_field(&tokens, "refresh_token"));
+    let mut conn = app.db.conn().expect("db");
+    let row = tokens::find(&mut conn, &hash)
+        .expect("find")
+        .expect("the token is stored");
+    let successor = |name: &str| RefreshToken {
+        token_hash: tessera::crypto::random::hash(name),
+        access_jti: name.to_string(),
+        ..row.clone()
+    };
+    let now = tessera::clock::now();
+    let stored = app.count(Table::RefreshTokens);
+
+    assert!(tokens::rotate_into(&mut conn, &hash, now, &successor("first")).expect("rotate"));
+    assert!(!tokens::rotate_into(&mut conn, &hash, now, &successor("second")).expect("rotate"));
+
+    assert_eq!(app.count(Table::RefreshTokens), stored + 1);
+    let first = tokens::find(&mut conn, &successor("first").token_hash).expect("find");
+    assert_eq!(first.map(|t| t.access_jti), Some("first".to_string()));
+    assert!(
+        tokens::find(&mut conn, &successor("second").token_hash)
+            .expect("find")
+            .is_none()
+    );
+    let rotated = tokens::find(&mut conn, &hash).expect("find").expect("kept");
+    assert_eq!(rotated.rotated_at, Some(now));
+
+    tokens::revoke_family(&mut conn, &row.family_id, now, now + 60).expect("revoke");
+    let first_hash = successor("first").token_hash;
+    assert!(
+        !tokens::rotate_into(&mut conn, &first_hash, now, &successor("third")).expect("rotate"),
+        "a revoked token rotated"
+    );
+    assert_eq!(app.count(Table::RefreshTokens), stored + 1);
 }
 
 /// Instances started together on an empty database (a rollout behind a load balancer) all
