@@ -238,10 +238,12 @@ db_cpu_ticks() {
     echo 0
     return
   fi
+  # A backend may end between pgrep and the read of its stat (its CPU then moves to the
+  # postmaster's reaped children): that read fails, and must not end the run (pipefail).
   {
-    awk '{ print $14 + $15 + $16 + $17 }' "/proc/$pm/stat" 2>/dev/null
-    for child in $(pgrep -P "$pm" 2>/dev/null); do
-      awk '{ print $14 + $15 }' "/proc/$child/stat" 2>/dev/null
+    awk '{ print $14 + $15 + $16 + $17 }' "/proc/$pm/stat" 2>/dev/null || true
+    for child in $(pgrep -P "$pm" 2>/dev/null || true); do
+      awk '{ print $14 + $15 }' "/proc/$child/stat" 2>/dev/null || true
     done
   } | awk '{ t += $1 } END { print t + 0 }'
 }
