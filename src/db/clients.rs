@@ -2,7 +2,7 @@
 
 use diesel::prelude::*;
 
-use super::schema::clients;
+use super::schema::{clients, revoked_access_tokens};
 use crate::crypto::alg::SigningAlg;
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -94,6 +94,24 @@ pub fn insert(conn: &mut super::Conn, client: &Client, now: i64) -> QueryResult<
         .values(&row)
         .execute(conn)
         .map(|_| ())
+}
+
+/// A client, and whether the access token id `jti` was revoked, in one query: introspection's
+/// one round trip. `None`: no such client.
+pub fn find_with_revocation(
+    conn: &mut super::Conn,
+    client_id: &str,
+    jti: &str,
+) -> QueryResult<Option<(Client, bool)>> {
+    clients::table
+        .find(client_id)
+        .select((
+            ClientRow::as_select(),
+            diesel::dsl::exists(revoked_access_tokens::table.find(jti)),
+        ))
+        .get_result(conn)
+        .optional()
+        .map(|found| found.map(|(row, revoked)| (Client::from(row), revoked)))
 }
 
 pub fn find(conn: &mut super::Conn, client_id: &str) -> QueryResult<Option<Client>> {

@@ -2,7 +2,7 @@
 
 use diesel::prelude::*;
 
-use super::schema::users;
+use super::schema::{revoked_access_tokens, users};
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = users)]
@@ -31,6 +31,23 @@ pub fn find_by_username(conn: &mut super::Conn, username: &str) -> QueryResult<O
     users::table
         .filter(users::username.eq(username))
         .select(User::as_select())
+        .get_result(conn)
+        .optional()
+}
+
+/// A person, and whether the access token id `jti` was revoked, in one query: userinfo's one
+/// round trip. `None`: no such person.
+pub fn find_with_revocation(
+    conn: &mut super::Conn,
+    id: &str,
+    jti: &str,
+) -> QueryResult<Option<(User, bool)>> {
+    users::table
+        .find(id)
+        .select((
+            User::as_select(),
+            diesel::dsl::exists(revoked_access_tokens::table.find(jti)),
+        ))
         .get_result(conn)
         .optional()
 }

@@ -43,12 +43,13 @@ pub async fn introspect(
     let (client, revoked, row) = state
         .db
         .run(move |conn| -> Result<_, DbError> {
-            let Some(client) = db::clients::find(conn, &client_id)? else {
-                return Ok((None, false, None));
+            // A signed access token: the client and the token's revocation in one query.
+            let found = match &jti {
+                Some(jti) => db::clients::find_with_revocation(conn, &client_id, jti)?,
+                None => db::clients::find(conn, &client_id)?.map(|client| (client, false)),
             };
-            let revoked = match &jti {
-                Some(jti) => db::tokens::is_access_revoked(conn, jti)?,
-                None => false,
+            let Some((client, revoked)) = found else {
+                return Ok((None, false, None));
             };
             let row = match &hash {
                 Some(hash) => db::tokens::find(conn, hash)?,

@@ -110,23 +110,27 @@ async fn respond(state: &AppState, token: &str) -> Result<HttpResponse, OAuthErr
     let claims =
         verify_access_signature(state, token, now).ok_or_else(OAuthError::invalid_token)?;
     let scope = Scopes::parse(&claims.scope).unwrap_or_default();
-    // One database call: the revocation check, the person and (for the roles scope) their
-    // roles and groups.
+    // One database call: the revocation check with the person in one query, and (for the
+    // roles scope) their roles and groups.
     let (jti, sub) = (claims.jti.clone(), claims.sub.clone());
     let person_token = claims.auth_time.is_some() && scope.contains("openid");
     let with_roles = scope.contains(crate::domain::scope::ROLES);
     let (revoked, person) = state
         .db
         .run(move |conn| -> Result<_, DbError> {
-            if db::tokens::is_access_revoked(conn, &jti)? {
-                return Ok((true, None));
-            }
             if !person_token {
-                return Ok((false, None));
+                return Ok((db::tokens::is_access_revoked(conn, &jti)?, None));
             }
-            let Some(user) = db::users::find(conn, &sub)?.filter(|u| !u.disabled) else {
+            // No such person, or a disabled one: the token is refused as if revoked.
+            let Some((user, revoked)) = db::users::find_with_revocation(conn, &sub, &jti)? else {
                 return Ok((false, None));
             };
+            if revoked {
+                return Ok((true, None));
+            }
+            if user.disabled {
+                return Ok((false, None));
+            }
             let membership = if with_roles {
                 Some(db::roles::of(conn, &user)?)
             } else {
