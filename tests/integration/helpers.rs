@@ -480,6 +480,16 @@ impl TestApp {
         (row.kid.clone(), pem)
     }
 
+    /// Disables or enables alice with a database edit, behind the server's back: disabling
+    /// her through Tessera would also revoke her tokens and end her sessions.
+    pub fn set_alice_disabled_in_the_database(&self, disabled: bool) {
+        let mut conn = self.db.conn().expect("db connection");
+        diesel::update(schema::users::table.find(&self.alice_id))
+            .set(schema::users::disabled.eq(disabled))
+            .execute(&mut *conn)
+            .expect("update alice");
+    }
+
     pub fn count(&self, table: Table) -> i64 {
         let mut conn = self.db.conn().expect("db connection");
         let conn = &mut *conn;

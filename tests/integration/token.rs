@@ -158,21 +158,11 @@ async fn refresh_tokens_rotate_and_reuse_revokes_the_family() {
 /// rotates nothing: once enabled again, the same refresh token still works.
 #[tokio::test]
 async fn a_refresh_for_a_person_who_is_disabled_is_refused_and_rotates_nothing() {
-    use diesel::prelude::*;
-    use tessera::db::schema::users;
-
     let app = TestApp::spawn().await;
     let (_, tokens) = app.tokens_for(WEB, "openid offline_access").await;
     let r1 = str_field(&tokens, "refresh_token");
-    let set_disabled = |disabled: bool| {
-        let mut conn = app.db.conn().expect("db");
-        diesel::update(users::table.find(&app.alice_id))
-            .set(users::disabled.eq(disabled))
-            .execute(&mut *conn)
-            .expect("update alice");
-    };
 
-    set_disabled(true);
+    app.set_alice_disabled_in_the_database(true);
     let refused = app.refresh(app.basic(WEB), &r1).await;
     refused.assert_oauth_error(400, "invalid_grant", "refresh for a disabled person");
     assert!(
@@ -181,7 +171,7 @@ async fn a_refresh_for_a_person_who_is_disabled_is_refused_and_rotates_nothing()
         refused.body
     );
 
-    set_disabled(false);
+    app.set_alice_disabled_in_the_database(false);
     let again = app.refresh(app.basic(WEB), &r1).await;
     assert_eq!(again.status, 200, "{}", again.body);
     assert_ne!(str_field(&again.json(), "refresh_token"), r1);

@@ -130,26 +130,16 @@ async fn a_revoked_access_token_is_rejected() {
 /// again, the same token answers. A revoked token of an enabled person stays refused.
 #[tokio::test]
 async fn a_token_of_a_disabled_person_is_rejected_until_they_are_enabled() {
-    use diesel::prelude::*;
-    use tessera::db::schema::users;
-
     let app = TestApp::spawn().await;
     let (_, tokens) = app.tokens_for(PORTAL, "openid").await;
     let access = access_of(&tokens);
-    let set_disabled = |disabled: bool| {
-        let mut conn = app.db.conn().expect("db");
-        diesel::update(users::table.find(&app.alice_id))
-            .set(users::disabled.eq(disabled))
-            .execute(&mut *conn)
-            .expect("update alice");
-    };
 
-    set_disabled(true);
+    app.set_alice_disabled_in_the_database(true);
     app.userinfo(&access)
         .await
         .assert_invalid_token("a disabled person's token");
 
-    set_disabled(false);
+    app.set_alice_disabled_in_the_database(false);
     let again = app.userinfo(&access).await;
     assert_eq!(again.status, 200, "{}", again.body);
     assert_eq!(again.json()["sub"], json!(app.alice_id));
