@@ -1,6 +1,7 @@
 //! The three grants: authorization code (with PKCE), refresh token (rotated, families revoked on
-//! reuse) and client credentials. Each decides in one database transaction; a consumed code or
-//! rotated token stays consumed even when the answer is `invalid_grant`.
+//! reuse) and client credentials. Each decides in one database transaction (a refresh on
+//! PostgreSQL in one statement, `tokens::rotate_into`: see `db::conditional_writes`); a consumed
+//! code or rotated token stays consumed even when the answer is `invalid_grant`.
 
 use diesel::Connection;
 
