@@ -2,7 +2,7 @@
 
 use diesel::prelude::*;
 
-use super::schema::{clients, revoked_access_tokens};
+use super::schema::clients;
 use crate::crypto::alg::SigningAlg;
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -105,10 +105,7 @@ pub fn find_with_revocation(
 ) -> QueryResult<Option<(Client, bool)>> {
     clients::table
         .find(client_id)
-        .select((
-            ClientRow::as_select(),
-            diesel::dsl::exists(revoked_access_tokens::table.find(jti)),
-        ))
+        .select((ClientRow::as_select(), super::tokens::access_revoked(jti)))
         .get_result(conn)
         .optional()
         .map(|found| found.map(|(row, revoked)| (Client::from(row), revoked)))

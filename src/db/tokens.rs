@@ -209,7 +209,15 @@ pub fn revoke_access(conn: &mut super::Conn, jti: &str, expires_at: i64) -> Quer
 }
 
 pub fn is_access_revoked(conn: &mut super::Conn, jti: &str) -> QueryResult<bool> {
-    diesel::select(diesel::dsl::exists(revoked_access_tokens::table.find(jti))).get_result(conn)
+    diesel::select(access_revoked(jti)).get_result(conn)
+}
+
+/// Whether the access token id `jti` was revoked, as an expression: to select beside a row
+/// (`users::find_with_revocation`, `clients::find_with_revocation`) in the same round trip.
+pub fn access_revoked(
+    jti: &str,
+) -> diesel::dsl::exists<diesel::dsl::Find<revoked_access_tokens::table, &str>> {
+    diesel::dsl::exists(revoked_access_tokens::table.find(jti))
 }
 
 /// The ids of the refresh token families a person holds for a client that are not revoked.

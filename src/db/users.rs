@@ -2,7 +2,7 @@
 
 use diesel::prelude::*;
 
-use super::schema::{revoked_access_tokens, users};
+use super::schema::users;
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = users)]
@@ -44,10 +44,7 @@ pub fn find_with_revocation(
 ) -> QueryResult<Option<(User, bool)>> {
     users::table
         .find(id)
-        .select((
-            User::as_select(),
-            diesel::dsl::exists(revoked_access_tokens::table.find(jti)),
-        ))
+        .select((User::as_select(), super::tokens::access_revoked(jti)))
         .get_result(conn)
         .optional()
 }
