@@ -103,19 +103,23 @@ pub fn find_with_revocation(
     client_id: &str,
     jti: &str,
 ) -> QueryResult<Option<(Client, bool)>> {
-    clients::table
-        .find(client_id)
-        .select((ClientRow::as_select(), super::tokens::access_revoked(jti)))
-        .get_result(conn)
-        .optional()
-        .map(|found| found.map(|(row, revoked)| (Client::from(row), revoked)))
+    super::on_backend!(conn, c => {
+        clients::table
+            .find(client_id)
+            .select((ClientRow::as_select(), super::tokens::access_revoked(jti)))
+            .get_result(c)
+            .optional()
+    })
+    .map(|found| found.map(|(row, revoked)| (Client::from(row), revoked)))
 }
 
 pub fn find(conn: &mut super::Conn, client_id: &str) -> QueryResult<Option<Client>> {
-    clients::table
-        .find(client_id)
-        .select(ClientRow::as_select())
-        .get_result(conn)
-        .optional()
-        .map(|row| row.map(Client::from))
+    super::on_backend!(conn, c => {
+        clients::table
+            .find(client_id)
+            .select(ClientRow::as_select())
+            .get_result(c)
+            .optional()
+    })
+    .map(|row| row.map(Client::from))
 }

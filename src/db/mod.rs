@@ -8,6 +8,13 @@
 //! SQLite marks a statement whose LIMIT is a bound parameter to be prepared again each time it
 //! is bound, so every lookup would parse and plan its query anew (a third of the CPU of an
 //! introspection request, measured with callgrind).
+//!
+//! The queries of the token endpoints' hot paths (clients, people, refresh tokens, roles, the
+//! revocation check) run on the backend's own connection through [`on_backend!`]: a query
+//! run on [`Conn`] itself has its SQL written out again on every execution (twice: diesel's
+//! `MultiConnection` serializes the query inside each pass over it, even when the prepared
+//! statement is cached), which cost 8 % of an introspection's instructions and 18 % of an
+//! ES256 refresh's.
 
 pub mod admin;
 pub mod audit;
@@ -40,7 +47,8 @@ use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 /// A connection to the configured backend: PostgreSQL or SQLite, picked by the URL.
 ///
 /// Queries are written once in diesel's DSL against this type. The few statements the common
-/// subset lacks (upserts) run on the inner connection through [`on_backend!`].
+/// subset lacks (upserts), and the hot paths' queries, run on the inner connection through
+/// [`on_backend!`].
 #[derive(MultiConnection)]
 pub enum Conn {
     Pg(PgConnection),
@@ -63,8 +71,10 @@ const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/po
 /// The PostgreSQL advisory lock held while migrating ("tessera" in ASCII).
 const MIGRATION_LOCK: i64 = 0x0074_6573_7365_7261;
 
-/// Runs `$body` with `$inner` bound to the backend's own connection, for statements outside
-/// the common subset of both backends (e.g. `on_conflict`). Both arms compile the same code.
+/// Runs `$body` with `$inner` bound to the backend's own connection: for statements outside
+/// the common subset of both backends (e.g. `on_conflict`), and for hot queries, whose cached
+/// prepared statements are then found without writing out their SQL. Both arms compile the
+/// same code.
 #[macro_export]
 macro_rules! on_backend {
     ($conn:expr, $inner:ident => $body:expr) => {

@@ -18,20 +18,24 @@ pub struct Membership {
 
 /// The roles (with `admin` when the user is an admin) and groups of `user`.
 pub fn of(conn: &mut super::Conn, user: &User) -> QueryResult<Membership> {
-    let mut roles: Vec<String> = user_roles::table
-        .filter(user_roles::user_id.eq(&user.id))
-        .select(user_roles::role)
-        .load(conn)?;
+    let mut roles: Vec<String> = super::on_backend!(&mut *conn, c => {
+        user_roles::table
+            .filter(user_roles::user_id.eq(&user.id))
+            .select(user_roles::role)
+            .load(c)
+    })?;
     if user.is_admin {
         roles.push(ADMIN_ROLE.to_string());
     }
     roles.sort();
     roles.dedup();
-    let groups: Vec<String> = user_groups::table
-        .filter(user_groups::user_id.eq(&user.id))
-        .order(user_groups::group_name.asc())
-        .select(user_groups::group_name)
-        .load(conn)?;
+    let groups: Vec<String> = super::on_backend!(conn, c => {
+        user_groups::table
+            .filter(user_groups::user_id.eq(&user.id))
+            .order(user_groups::group_name.asc())
+            .select(user_groups::group_name)
+            .load(c)
+    })?;
     Ok(Membership { roles, groups })
 }
 

@@ -9,6 +9,9 @@ use super::users::User;
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = refresh_tokens)]
+// `None` is inserted as NULL (the columns' default anyway), so the insert has one shape: its
+// prepared statement is cached under its type, found without writing out its SQL.
+#[diesel(treat_none_as_default_value = false)]
 pub struct RefreshToken {
     pub token_hash: String,
     pub family_id: String,
@@ -38,10 +41,12 @@ impl RefreshToken {
 }
 
 pub fn insert(conn: &mut super::Conn, token: &RefreshToken) -> QueryResult<()> {
-    diesel::insert_into(refresh_tokens::table)
-        .values(token)
-        .execute(conn)
-        .map(|_| ())
+    super::on_backend!(conn, c => {
+        diesel::insert_into(refresh_tokens::table)
+            .values(token)
+            .execute(c)
+    })
+    .map(|_| ())
 }
 
 pub fn find(conn: &mut super::Conn, token_hash: &str) -> QueryResult<Option<RefreshToken>> {
@@ -58,12 +63,14 @@ pub fn find_with_person(
     conn: &mut super::Conn,
     token_hash: &str,
 ) -> QueryResult<Option<(RefreshToken, Option<User>)>> {
-    refresh_tokens::table
-        .left_join(users::table)
-        .filter(refresh_tokens::token_hash.eq(token_hash))
-        .select((RefreshToken::as_select(), Option::<User>::as_select()))
-        .get_result(conn)
-        .optional()
+    super::on_backend!(conn, c => {
+        refresh_tokens::table
+            .left_join(users::table)
+            .filter(refresh_tokens::token_hash.eq(token_hash))
+            .select((RefreshToken::as_select(), Option::<User>::as_select()))
+            .get_result(c)
+            .optional()
+    })
 }
 
 /// Marks the token rotated if it is still live and stores its successor `next`, atomically;
@@ -86,7 +93,7 @@ pub fn rotate_into(
         }
         .execute(pg)
         .map(|n| n == 1),
-        super::Conn::Sqlite(_) => {
+        super::Conn::Sqlite(sqlite) => {
             let rotated = diesel::update(
                 refresh_tokens::table
                     .filter(refresh_tokens::token_hash.eq(token_hash))
@@ -94,7 +101,7 @@ pub fn rotate_into(
                     .filter(refresh_tokens::revoked_at.is_null()),
             )
             .set(refresh_tokens::rotated_at.eq(now))
-            .execute(conn)?
+            .execute(sqlite)?
                 == 1;
             if rotated {
                 insert(conn, next)?;
@@ -209,7 +216,7 @@ pub fn revoke_access(conn: &mut super::Conn, jti: &str, expires_at: i64) -> Quer
 }
 
 pub fn is_access_revoked(conn: &mut super::Conn, jti: &str) -> QueryResult<bool> {
-    diesel::select(access_revoked(jti)).get_result(conn)
+    super::on_backend!(conn, c => diesel::select(access_revoked(jti)).get_result(c))
 }
 
 /// Whether the access token id `jti` was revoked, as an expression: to select beside a row
@@ -233,4 +240,69 @@ pub fn live_families(
         .select(refresh_tokens::family_id)
         .distinct()
         .load(conn)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use diesel::connection::{InstrumentationEvent, SimpleConnection};
+    use diesel_migrations::MigrationHarness;
+
+    use super::*;
+
+    fn token(hash: &str, rotated_at: Option<i64>) -> RefreshToken {
+        RefreshToken {
+            token_hash: hash.into(),
+            family_id: "family".into(),
+            client_id: "client".into(),
+            user_id: "person".into(),
+            scope: "openid".into(),
+            sid: "sid".into(),
+            auth_time: 1,
+            amr: "pwd".into(),
+            access_jti: format!("jti-{hash}"),
+            created_at: 1,
+            idle_expires_at: 2,
+            family_expires_at: 3,
+            rotated_at,
+            revoked_at: None,
+        }
+    }
+
+    /// Every refresh stores a token whose `rotated_at` and `revoked_at` are `None`. The insert
+    /// has one shape whatever its `None`s, so it is prepared and cached once, under its type.
+    /// (With `None` left out as a column default, each shape is a statement of its own, cached
+    /// under its SQL text: the SQL is then written out on every insert to be looked up.)
+    #[test]
+    fn a_refresh_token_insert_is_prepared_once_and_cached() {
+        let mut sqlite = SqliteConnection::establish(":memory:").expect("an in-memory database");
+        sqlite
+            .run_pending_migrations(super::super::SQLITE_MIGRATIONS)
+            .expect("migrations");
+        // The tokens' client and person need not exist for this.
+        sqlite
+            .batch_execute("PRAGMA foreign_keys = OFF")
+            .expect("pragma");
+        let cached = Arc::new(Mutex::new(Vec::<String>::new()));
+        let seen = cached.clone();
+        sqlite.set_instrumentation(move |event: InstrumentationEvent<'_>| {
+            if let InstrumentationEvent::CacheQuery { sql, .. } = event {
+                seen.lock().expect("not poisoned").push(sql.to_string());
+            }
+        });
+        let mut conn = super::super::Conn::Sqlite(sqlite);
+        for (hash, rotated_at) in [("a", None), ("b", Some(2)), ("c", None)] {
+            insert(&mut conn, &token(hash, rotated_at)).expect("stored");
+        }
+        assert!(find(&mut conn, "c").expect("read").is_some());
+        let inserts: Vec<String> = cached
+            .lock()
+            .expect("not poisoned")
+            .iter()
+            .filter(|sql| sql.starts_with("INSERT INTO `refresh_tokens`"))
+            .cloned()
+            .collect();
+        assert_eq!(inserts.len(), 1, "cached inserts: {inserts:?}");
+    }
 }

@@ -42,19 +42,23 @@ pub fn find_with_revocation(
     id: &str,
     jti: &str,
 ) -> QueryResult<Option<(User, bool)>> {
-    users::table
-        .find(id)
-        .select((User::as_select(), super::tokens::access_revoked(jti)))
-        .get_result(conn)
-        .optional()
+    super::on_backend!(conn, c => {
+        users::table
+            .find(id)
+            .select((User::as_select(), super::tokens::access_revoked(jti)))
+            .get_result(c)
+            .optional()
+    })
 }
 
 pub fn find(conn: &mut super::Conn, id: &str) -> QueryResult<Option<User>> {
-    users::table
-        .find(id)
-        .select(User::as_select())
-        .get_result(conn)
-        .optional()
+    super::on_backend!(conn, c => {
+        users::table
+            .find(id)
+            .select(User::as_select())
+            .get_result(c)
+            .optional()
+    })
 }
 
 pub fn admin_exists(conn: &mut super::Conn) -> QueryResult<bool> {
