@@ -429,8 +429,9 @@ reference() {
     REF_ACCESS_OUT="$WORK/ref-access.txt" REF_REFRESH_OUT="$WORK/ref-refresh.txt" \
     REF_REFRESH_COUNT=100 node "$dir/reference-server.mjs" >"$WORK/reference.log" 2>&1 </dev/null &
   REF_PID=$!
+  # Node starts in about a second; on a busy machine it has once taken more than 30 s.
   local ref="http://127.0.0.1:$port" up=""
-  for _ in $(seq 1 300); do
+  for _ in $(seq 1 1200); do
     if curl -fsS -m 2 -o /dev/null "$ref/.well-known/openid-configuration" 2>/dev/null; then
       up=1
       break
@@ -440,7 +441,7 @@ reference() {
   done
   if [ -z "$up" ]; then
     # The rows already measured are kept: the table is written with the reference left out.
-    say "the reference did not start ($(tail -c 400 "$WORK/reference.log" | tr '\n' ' ')): its column stays empty"
+    say "the reference did not answer within 120 s ($(tail -c 400 "$WORK/reference.log" | tr '\n' ' ')): its column stays empty"
     stop_pid "$REF_PID"
     REF_PID=""
     return 0
