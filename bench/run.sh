@@ -167,7 +167,9 @@ machine() {
   cpu="$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)"
   mem="$(awk '/^MemTotal/ { printf "%.0f GiB RAM", $2 / 1048576 }' /proc/meminfo)"
   commit="$(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
-  git diff --quiet HEAD 2>/dev/null || commit="$commit+changes"
+  # The results files are the benchmark's own output: a change there is not a change of what
+  # is measured.
+  git diff --quiet HEAD -- . ':(exclude)bench/results' 2>/dev/null || commit="$commit+changes"
   local db="SQLite (WAL)"
   [ -z "${POSTGRES_URL:-}" ] || db="PostgreSQL $(basename "$(dirname "$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)")")"
   local build="release"
