@@ -431,9 +431,10 @@ reference() {
     REF_ACCESS_OUT="$WORK/ref-access.txt" REF_REFRESH_OUT="$WORK/ref-refresh.txt" \
     REF_REFRESH_COUNT=100 node "$dir/reference-server.mjs" >"$WORK/reference.log" 2>&1 </dev/null &
   REF_PID=$!
-  # Node starts in about a second; on a busy machine it has once taken more than 30 s.
-  local ref="http://127.0.0.1:$port" up=""
-  for _ in $(seq 1 1200); do
+  # Node starts in about a second; on a busy machine it has once taken more than 30 s. The
+  # wait is a deadline, not a count of tries: a try that hangs takes up to 2 s.
+  local ref="http://127.0.0.1:$port" up="" deadline=$((SECONDS + 120))
+  while [ "$SECONDS" -lt "$deadline" ]; do
     if curl -fsS -m 2 -o /dev/null "$ref/.well-known/openid-configuration" 2>/dev/null; then
       up=1
       break
